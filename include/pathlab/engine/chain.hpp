@@ -1,0 +1,47 @@
+#pragma once
+// A port's ordered list of stage instances for one worker. Runs a batch through every stage,
+// one virtual call per stage per burst, and removes what a stage dropped or took.
+#include <memory>
+#include <vector>
+
+#include <rte_mbuf.h>
+
+#include "pathlab/engine/stage.hpp"
+
+namespace pathlab {
+
+class Chain {
+ public:
+  Chain() = default;
+  explicit Chain(std::vector<std::unique_ptr<Stage>> stages) : stages_(std::move(stages)) {}
+  bool empty() const { return stages_.empty(); }
+  const std::vector<std::unique_ptr<Stage>>& stages() const { return stages_; }
+
+  // Runs every stage; afterwards b holds only passing packets, in their original order.
+  void run(Batch& b) {
+    for (auto& stage : stages_) {
+      if (b.n == 0) return;
+      stage->process(b);
+      compact(*stage, b);
+    }
+  }
+
+ private:
+  static void compact(Stage& stage, Batch& b) {
+    uint16_t kept = 0;
+    for (uint16_t i = 0; i < b.n; ++i) {
+      const uint8_t v = b.verdict[i];
+      if (v == kPass) [[likely]] {
+        b.pkts[kept++] = b.pkts[i];
+      } else if (v != kTaken) {
+        stage.count_drop(v - 1u);
+        rte_pktmbuf_free(b.pkts[i]);
+      }
+    }
+    b.n = kept;
+  }
+
+  std::vector<std::unique_ptr<Stage>> stages_;
+};
+
+}  // namespace pathlab
