@@ -314,10 +314,11 @@ class Lab:
 
     def __init__(self, name, extra_args=None):
         require_root()
+        binary = pathlab_binary()     # skips (77) when not built
         _install_handlers()
         reap_stale_state()
         self.name = name
-        self.binary = None
+        self.binary = binary
         self.extra_args = list(extra_args or [])
         self.hosts = []
         self.routers = []
