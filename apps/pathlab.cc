@@ -1,0 +1,140 @@
+// pathlab: the dataplane. EAL arguments, then `--`, then the app's own options.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <rte_eal.h>
+
+#include "pathlab/config/error.hpp"
+#include "pathlab/config/loader.hpp"
+#include "pathlab/engine/dataplane.hpp"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop = true; }
+
+constexpr const char* kUsage =
+    "usage: pathlab [EAL options] -- --config FILE [options]\n"
+    "  --config FILE            routers, links and workers (YAML)\n"
+    "  --validate               check the config and exit\n"
+    "  --duration SECONDS       stop after this long (default: until SIGINT/SIGTERM)\n"
+    "  --stats-interval SECONDS print a stats line this often (default 1, 0 = never)\n"
+    "  --pipelines DIR          where {pipeline: NAME} looks first (repeatable)\n";
+
+struct Options {
+  std::string config;
+  bool validate = false;
+  double duration = 0;
+  double stats_interval = 1;
+  std::vector<std::string> pipelines;
+};
+
+double parse_seconds(const std::string& opt, const char* v) {
+  char* end = nullptr;
+  const double d = std::strtod(v, &end);
+  if (end == v || *end != '\0' || d < 0) {
+    fmt::print(stderr, "pathlab: {} wants a number of seconds, not '{}'\n", opt, v);
+    std::exit(2);
+  }
+  return d;
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        fmt::print(stderr, "pathlab: {} needs a value\n{}", a, kUsage);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--config") {
+      o.config = value();
+    } else if (a == "--validate") {
+      o.validate = true;
+    } else if (a == "--duration") {
+      o.duration = parse_seconds(a, value());
+    } else if (a == "--stats-interval") {
+      o.stats_interval = parse_seconds(a, value());
+    } else if (a == "--pipelines") {
+      o.pipelines.emplace_back(value());
+    } else if (a == "--help" || a == "-h") {
+      fmt::print("{}", kUsage);
+      std::exit(0);
+    } else {
+      fmt::print(stderr, "pathlab: unknown option '{}'\n{}", a, kUsage);
+      std::exit(2);
+    }
+  }
+  if (o.config.empty()) {
+    fmt::print(stderr, "pathlab: --config is required\n{}", kUsage);
+    std::exit(2);
+  }
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int sep = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) {
+      sep = i;
+      break;
+    }
+  }
+  if (sep == argc) {
+    fmt::print(stderr, "pathlab: missing `--` between EAL and pathlab options\n{}", kUsage);
+    return 2;
+  }
+  const Options opt = parse_options(argc - sep - 1, argv + sep + 1);
+
+  // Everything is validated before EAL or any port is touched.
+  pathlab::Config cfg;
+  try {
+    auto dirs = opt.pipelines;
+    for (auto& d : pathlab::default_pipeline_dirs(opt.config)) dirs.push_back(d);
+    cfg = pathlab::load_config(opt.config, dirs);
+  } catch (const pathlab::ConfigError& e) {
+    fmt::print(stderr, "{}\n", e.what());
+    return 2;
+  }
+  if (opt.validate) {
+    fmt::print("{}: ok ({} routers, {} links)\n", opt.config, cfg.routers.size(), cfg.links.size());
+    return 0;
+  }
+
+  if (rte_eal_init(sep, argv) < 0) {
+    fmt::print(stderr, "pathlab: EAL initialisation failed\n");
+    return 1;
+  }
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  int rc = 0;
+  try {
+    pathlab::Dataplane dp(cfg);
+    dp.start();
+    fmt::print("pathlab: running ({} routers)\n", cfg.routers.size());
+    std::fflush(stdout);
+    const auto t0 = std::chrono::steady_clock::now();
+    dp.run(opt.duration, opt.stats_interval, g_stop);
+    dp.stop();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    fmt::print("{}\n", dp.summary_json(secs));
+    std::fflush(stdout);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "pathlab: {}\n", e.what());
+    rc = 1;
+  }
+  rte_eal_cleanup();
+  return rc;
+}

@@ -1,0 +1,92 @@
+#pragma once
+// Builds the routers, ports, links and workers of a validated Config, runs them, and reports.
+// Set-up runs on the main lcore after rte_eal_init; workers run on the other lcores; the main
+// lcore then runs the control path and the stats timer.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "pathlab/config/config.hpp"
+#include "pathlab/control/control.hpp"
+#include "pathlab/router/router.hpp"
+
+namespace pathlab {
+
+struct PollEntry {
+  Router* router = nullptr;
+  uint8_t port = 0;
+  uint16_t queue = 0;
+};
+
+struct Worker {
+  unsigned lcore = 0;
+  WorkerIo io;
+  std::vector<PollEntry> polls;
+  rte_ring* inject = nullptr;  // control -> this worker (worker 0 only)
+  IdlePolicy idle = IdlePolicy::Adaptive;
+  uint16_t burst = 32;
+  std::vector<Router*>* routers = nullptr;
+  std::atomic<bool>* stop = nullptr;
+};
+
+// Counters summed over every worker and the control path.
+struct PortTotals {
+  uint64_t rx_pkts = 0, rx_bytes = 0, tx_pkts = 0, tx_bytes = 0, ctrl_tx_pkts = 0;
+};
+struct RouterTotals {
+  std::vector<PortTotals> ports;
+  std::vector<std::pair<std::string, uint64_t>> drops;   // every named reason, router's and stages'
+  std::vector<std::pair<std::string, uint64_t>> events;  // router events and stage actions
+  uint64_t consumed = 0;
+  uint64_t rx() const;
+  uint64_t tx() const;
+  uint64_t dropped() const;
+};
+
+class Dataplane {
+ public:
+  explicit Dataplane(const Config& cfg);
+  ~Dataplane();
+  Dataplane(const Dataplane&) = delete;
+  Dataplane& operator=(const Dataplane&) = delete;
+
+  // Creates ports and tables, starts the ports and launches the workers.
+  void start();
+  // Runs the control path until stop is set or duration ends (0: forever).
+  void run(double duration_s, double stats_interval_s, const std::atomic<bool>& stop_signal);
+  // Stops workers and ports.
+  void stop();
+
+  const std::vector<Router*>& routers() const { return routers_; }
+  RouterTotals totals(const Router& r) const;
+  std::string summary_json(double seconds) const;
+
+ private:
+  [[gnu::cold]] void setup_mempool();
+  [[gnu::cold]] void setup_routers();
+  [[gnu::cold]] void setup_port(Router& r, uint8_t idx, const PortConfig& pc);
+  [[gnu::cold]] void setup_links();
+  [[gnu::cold]] void setup_routes(Router& r, const RouterConfig& rc);
+  [[gnu::cold]] void setup_chains(Router& r, const RouterConfig& rc);
+  [[gnu::cold]] void setup_workers();
+  void print_stats(double interval_s);
+
+  Config cfg_;
+  unsigned nworkers_ = 0;
+  rte_mempool* pool_ = nullptr;
+  std::vector<std::unique_ptr<Router>> owned_;
+  std::vector<Router*> routers_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<rte_ring*> rings_;
+  std::unique_ptr<Control> control_;
+  std::vector<uint16_t> eth_ports_;
+  std::atomic<bool> stop_{false};
+  bool started_ = false;
+  std::vector<RouterTotals> last_;
+};
+
+}  // namespace pathlab

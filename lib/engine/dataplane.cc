@@ -1,0 +1,652 @@
+#include "pathlab/engine/dataplane.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <rte_bus_vdev.h>
+#include <rte_cycles.h>
+#include <rte_dev.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_pause.h>
+#include <rte_telemetry.h>
+
+#include "pathlab/router/meta.hpp"
+
+namespace pathlab {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
+
+rte_ether_addr to_ether(const MacAddr& m) {
+  rte_ether_addr a;
+  std::memcpy(a.addr_bytes, m.b.data(), 6);
+  return a;
+}
+
+MacAddr from_ether(const rte_ether_addr& a) {
+  MacAddr m;
+  std::memcpy(m.b.data(), a.addr_bytes, 6);
+  return m;
+}
+
+// Idle back-off: spin, then pause, then sleep, so a lab can share its cores with its hosts.
+void back_off(unsigned idle) {
+  if (idle < 256) {
+    rte_pause();
+  } else if (idle < 2048) {
+    for (int i = 0; i < 32; ++i) rte_pause();
+  } else {
+    rte_delay_us_sleep(idle < 8192 ? 20 : 100);
+  }
+}
+
+int worker_main(void* arg) {
+  Worker& w = *static_cast<Worker*>(arg);
+  rte_mbuf* pkts[kMaxBurst];
+  unsigned idle = 0;
+  while (!w.stop->load(std::memory_order_relaxed)) {
+    unsigned got = 0;
+    for (const PollEntry& p : w.polls) {
+      const PortRt& port = p.router->ports[p.port];
+      const uint16_t n =
+          port.kind == PortKind::Ring
+              ? static_cast<uint16_t>(rte_ring_sc_dequeue_burst(
+                    port.rx_ring, reinterpret_cast<void**>(pkts), w.burst, nullptr))
+              : rte_eth_rx_burst(port.eth_id, p.queue, pkts, w.burst);
+      if (n != 0) {
+        got += n;
+        p.router->process(w.io, p.port, pkts, n);
+      }
+    }
+    if (w.inject != nullptr) {
+      const unsigned n = rte_ring_sc_dequeue_burst(w.inject, reinterpret_cast<void**>(pkts), 32, nullptr);
+      for (unsigned i = 0; i < n; ++i) {
+        const PktMeta& md = meta(pkts[i]);
+        (*w.routers)[md.router]->send_ctrl(w.io, md.out_port, &pkts[i], 1);
+      }
+      got += n;
+    }
+    if (got != 0) {
+      idle = 0;
+    } else if (w.idle == IdlePolicy::Adaptive) {
+      back_off(++idle);
+    }
+  }
+  return 0;
+}
+
+// Telemetry callbacks read the running dataplane under this lock.
+std::mutex g_tel_lock;
+Dataplane* g_tel_dp = nullptr;
+
+int tel_ports(const char* cmd, const char*, rte_tel_data* d) {
+  std::lock_guard<std::mutex> g(g_tel_lock);
+  if (g_tel_dp == nullptr) return -1;
+  (void)cmd;
+  rte_tel_data_start_dict(d);
+  for (Router* r : g_tel_dp->routers()) {
+    const RouterTotals t = g_tel_dp->totals(*r);
+    for (size_t i = 0; i < r->ports.size(); ++i) {
+      rte_tel_data* c = rte_tel_data_alloc();
+      rte_tel_data_start_dict(c);
+      rte_tel_data_add_dict_u64(c, "rx_packets", t.ports[i].rx_pkts);
+      rte_tel_data_add_dict_u64(c, "rx_bytes", t.ports[i].rx_bytes);
+      rte_tel_data_add_dict_u64(c, "tx_packets", t.ports[i].tx_pkts);
+      rte_tel_data_add_dict_u64(c, "tx_bytes", t.ports[i].tx_bytes);
+      rte_tel_data_add_dict_u64(c, "ctrl_tx_packets", t.ports[i].ctrl_tx_pkts);
+      const std::string name = r->id + "." + r->ports[i].name;
+      rte_tel_data_add_dict_container(d, name.c_str(), c, 0);
+    }
+  }
+  return 0;
+}
+
+int tel_drops(const char* cmd, const char*, rte_tel_data* d) {
+  std::lock_guard<std::mutex> g(g_tel_lock);
+  if (g_tel_dp == nullptr) return -1;
+  (void)cmd;
+  rte_tel_data_start_dict(d);
+  for (Router* r : g_tel_dp->routers()) {
+    const RouterTotals t = g_tel_dp->totals(*r);
+    rte_tel_data* c = rte_tel_data_alloc();
+    rte_tel_data_start_dict(c);
+    for (const auto& [name, v] : t.drops) rte_tel_data_add_dict_u64(c, name.c_str(), v);
+    rte_tel_data_add_dict_u64(c, "consumed", t.consumed);
+    rte_tel_data_add_dict_container(d, r->id.c_str(), c, 0);
+  }
+  return 0;
+}
+
+int tel_stages(const char* cmd, const char*, rte_tel_data* d) {
+  std::lock_guard<std::mutex> g(g_tel_lock);
+  if (g_tel_dp == nullptr) return -1;
+  (void)cmd;
+  rte_tel_data_start_dict(d);
+  for (Router* r : g_tel_dp->routers()) {
+    const RouterTotals t = g_tel_dp->totals(*r);
+    rte_tel_data* c = rte_tel_data_alloc();
+    rte_tel_data_start_dict(c);
+    for (const auto& [name, v] : t.events) rte_tel_data_add_dict_u64(c, name.c_str(), v);
+    rte_tel_data_add_dict_container(d, r->id.c_str(), c, 0);
+  }
+  return 0;
+}
+
+uint16_t port_by_name(const std::string& name) {
+  uint16_t id = 0;
+  if (rte_eth_dev_get_port_by_name(name.c_str(), &id) != 0) return RTE_MAX_ETHPORTS;
+  return id;
+}
+
+}  // namespace
+
+uint64_t RouterTotals::rx() const {
+  uint64_t s = 0;
+  for (const auto& p : ports) s += p.rx_pkts;
+  return s;
+}
+uint64_t RouterTotals::tx() const {
+  uint64_t s = 0;
+  for (const auto& p : ports) s += p.tx_pkts;
+  return s;
+}
+uint64_t RouterTotals::dropped() const {
+  uint64_t s = 0;
+  for (const auto& d : drops) s += d.second;
+  return s;
+}
+
+Dataplane::Dataplane(const Config& cfg) : cfg_(cfg) {
+  if (cfg_.process.workers.empty()) {
+    const unsigned lcore = rte_get_next_lcore(-1, 1, 0);
+    if (lcore >= RTE_MAX_LCORE) fail("no worker lcore: give EAL at least two lcores (-l 0,1)");
+    WorkerConfig w;
+    w.lcore = lcore;
+    for (const auto& r : cfg_.routers) {
+      for (const auto& p : r.ports) {
+        for (uint16_t q = 0; q < p.rx_queues; ++q) w.poll.push_back({r.id, p.name, q});
+      }
+    }
+    cfg_.process.workers.push_back(w);
+  }
+  for (const auto& w : cfg_.process.workers) {
+    if (!rte_lcore_is_enabled(w.lcore) || w.lcore == rte_get_main_lcore()) {
+      fail(fmt::format("worker lcore {} is not an enabled worker lcore (EAL -l)", w.lcore));
+    }
+  }
+  nworkers_ = static_cast<unsigned>(cfg_.process.workers.size());
+}
+
+Dataplane::~Dataplane() {
+  stop();
+  {
+    std::lock_guard<std::mutex> g(g_tel_lock);
+    if (g_tel_dp == this) g_tel_dp = nullptr;
+  }
+  control_.reset();
+  owned_.clear();
+  for (rte_ring* r : rings_) rte_ring_free(r);
+  for (uint16_t id : eth_ports_) rte_eth_dev_close(id);
+  rte_mempool_free(pool_);
+}
+
+void Dataplane::setup_mempool() {
+  uint64_t need = 4096;
+  uint16_t max_mtu = 1500;
+  for (const auto& r : cfg_.routers) {
+    for (const auto& p : r.ports) {
+      max_mtu = std::max(max_mtu, p.mtu);
+      if (!p.device.empty()) {
+        need += uint64_t{p.rx_queues} * cfg_.process.rx_desc + uint64_t{nworkers_} * cfg_.process.tx_desc;
+      }
+      need += uint64_t{nworkers_} * kMaxBurst;
+    }
+  }
+  for (const auto& l : cfg_.links) need += 2ull * l.ring_size;
+  need += uint64_t{nworkers_ + 1} * (cfg_.process.mbuf_cache + 4096);
+  const uint32_t n = static_cast<uint32_t>(std::max<uint64_t>(cfg_.process.mbufs, need));
+  const uint32_t room = std::max<uint32_t>(RTE_MBUF_DEFAULT_BUF_SIZE,
+                                           max_mtu + RTE_ETHER_HDR_LEN + 8 + RTE_PKTMBUF_HEADROOM);
+  pool_ = rte_pktmbuf_pool_create("pl_mbufs", n, std::min<uint32_t>(cfg_.process.mbuf_cache, 512),
+                                  kMetaSize, static_cast<uint16_t>(room), rte_socket_id());
+  if (pool_ == nullptr) fail(fmt::format("mbuf pool of {} mbufs: {}", n, rte_strerror(rte_errno)));
+}
+
+void Dataplane::setup_port(Router& r, uint8_t idx, const PortConfig& pc) {
+  PortRt& p = r.ports[idx];
+  std::string name = pc.device;
+  std::string args;
+  if (const auto comma = name.find(','); comma != std::string::npos) {
+    args = name.substr(comma + 1);
+    name.resize(comma);
+  }
+  const uint16_t want_q = static_cast<uint16_t>(std::max<unsigned>(pc.rx_queues, nworkers_));
+  if (name.rfind("net_af_packet", 0) == 0 && args.find("qpairs=") == std::string::npos) {
+    args += fmt::format("{}qpairs={}", args.empty() ? "" : ",", want_q);
+  }
+  uint16_t id = port_by_name(name);
+  if (id == RTE_MAX_ETHPORTS) {
+    const int rc = name.rfind("net_", 0) == 0 ? rte_vdev_init(name.c_str(), args.c_str())
+                                              : rte_dev_probe(pc.device.c_str());
+    if (rc != 0) fail(fmt::format("{}.{}: cannot create device '{}': {}", r.id, pc.name, pc.device, rte_strerror(-rc)));
+    id = port_by_name(name);
+    if (id == RTE_MAX_ETHPORTS) fail(fmt::format("{}.{}: device '{}' has no ethdev port", r.id, pc.name, pc.device));
+  }
+  p.kind = PortKind::Eth;
+  p.eth_id = id;
+  eth_ports_.push_back(id);
+
+  rte_eth_dev_info info{};
+  if (rte_eth_dev_info_get(id, &info) != 0) fail(fmt::format("{}.{}: no device info", r.id, pc.name));
+  if (pc.rx_queues > info.max_rx_queues) {
+    fail(fmt::format("{}.{}: {} rx queues asked, device has {}", r.id, pc.name, pc.rx_queues, info.max_rx_queues));
+  }
+  rte_eth_conf conf{};
+  if (pc.rx_queues > 1 && info.flow_type_rss_offloads != 0) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_hf =
+        (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+  }
+  if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) {
+    conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+    p.rx_cksum_hw = true;
+  }
+  uint16_t txq = static_cast<uint16_t>(nworkers_);
+  if (txq > info.max_tx_queues) {
+    txq = 1;
+    p.tx_shared = true;
+    fmt::print(stderr, "pathlab: {}.{}: device has {} tx queue(s) for {} workers; tx is serialised\n",
+               r.id, pc.name, info.max_tx_queues, nworkers_);
+  }
+  int rc = rte_eth_dev_configure(id, pc.rx_queues, txq, &conf);
+  if (rc != 0) fail(fmt::format("{}.{}: configure: {}", r.id, pc.name, rte_strerror(-rc)));
+  uint16_t nrx = cfg_.process.rx_desc, ntx = cfg_.process.tx_desc;
+  rte_eth_dev_adjust_nb_rx_tx_desc(id, &nrx, &ntx);
+  for (uint16_t q = 0; q < pc.rx_queues; ++q) {
+    rc = rte_eth_rx_queue_setup(id, q, nrx, rte_eth_dev_socket_id(id), nullptr, pool_);
+    if (rc != 0) fail(fmt::format("{}.{}: rx queue {}: {}", r.id, pc.name, q, rte_strerror(-rc)));
+  }
+  for (uint16_t q = 0; q < txq; ++q) {
+    rc = rte_eth_tx_queue_setup(id, q, ntx, rte_eth_dev_socket_id(id), nullptr);
+    if (rc != 0) fail(fmt::format("{}.{}: tx queue {}: {}", r.id, pc.name, q, rte_strerror(-rc)));
+  }
+  if (rte_eth_dev_set_mtu(id, pc.mtu) != 0) {
+    fmt::print(stderr, "pathlab: {}.{}: device refused MTU {}; the router still enforces it\n", r.id, pc.name, pc.mtu);
+  }
+  if (!pc.mac.is_zero()) {
+    p.mac = to_ether(pc.mac);
+    rte_eth_dev_default_mac_addr_set(id, &p.mac);  // best effort; promiscuous mode covers refusal
+  } else {
+    rte_eth_macaddr_get(id, &p.mac);
+  }
+  rte_eth_promiscuous_enable(id);
+}
+
+void Dataplane::setup_routers() {
+  for (size_t ri = 0; ri < cfg_.routers.size(); ++ri) {
+    const RouterConfig& rc = cfg_.routers[ri];
+    auto r = std::make_unique<Router>(static_cast<uint16_t>(ri), rc, cfg_.process, nworkers_ + 1);
+    r->ports.resize(rc.ports.size());
+    for (size_t pi = 0; pi < rc.ports.size(); ++pi) {
+      const PortConfig& pc = rc.ports[pi];
+      PortRt& p = r->ports[pi];
+      p.name = pc.name;
+      p.ip4 = pc.ipv4;
+      p.ip6 = pc.ipv6;
+      p.mtu = pc.mtu;
+      p.rx_queues = pc.rx_queues;
+      if (pc.device.empty()) {
+        p.kind = PortKind::Ring;
+        MacAddr m = pc.mac;
+        if (m.is_zero()) m.b = {0x02, 0x70, 0x6c, static_cast<uint8_t>(ri), static_cast<uint8_t>(pi), 0x01};
+        p.mac = to_ether(m);
+      } else {
+        setup_port(*r, static_cast<uint8_t>(pi), pc);
+      }
+      p.link_local = link_local_from_mac(from_ether(p.mac));
+    }
+    routers_.push_back(r.get());
+    owned_.push_back(std::move(r));
+  }
+  setup_links();
+  for (size_t ri = 0; ri < cfg_.routers.size(); ++ri) {
+    setup_routes(*routers_[ri], cfg_.routers[ri]);
+    setup_chains(*routers_[ri], cfg_.routers[ri]);
+  }
+}
+
+void Dataplane::setup_links() {
+  auto find = [&](const std::string& rid, const std::string& pname) -> std::pair<Router*, uint8_t> {
+    for (Router* r : routers_) {
+      if (r->id != rid) continue;
+      for (size_t i = 0; i < r->ports.size(); ++i) {
+        if (r->ports[i].name == pname) return {r, static_cast<uint8_t>(i)};
+      }
+    }
+    fail(fmt::format("link end {}.{} not found", rid, pname));
+  };
+  for (size_t li = 0; li < cfg_.links.size(); ++li) {
+    const LinkConfig& l = cfg_.links[li];
+    auto [ra, pa] = find(l.a_router, l.a_port);
+    auto [rb, pb] = find(l.b_router, l.b_port);
+    rte_ring* ab = rte_ring_create(fmt::format("pl_l{}ab", li).c_str(), l.ring_size, SOCKET_ID_ANY, RING_F_SC_DEQ);
+    rte_ring* ba = rte_ring_create(fmt::format("pl_l{}ba", li).c_str(), l.ring_size, SOCKET_ID_ANY, RING_F_SC_DEQ);
+    if (ab == nullptr || ba == nullptr) fail(fmt::format("link {}: rings: {}", l.name, rte_strerror(rte_errno)));
+    rings_.push_back(ab);
+    rings_.push_back(ba);
+    ra->ports[pa].tx_ring = ab;
+    rb->ports[pb].rx_ring = ab;
+    rb->ports[pb].tx_ring = ba;
+    ra->ports[pa].rx_ring = ba;
+    // Each side knows the other's addresses: static neighbours, no resolution over the link.
+    auto learn_peer = [](Router& self, uint8_t sp, const PortRt& peer) {
+      const uint64_t w = pack_neigh(from_ether(peer.mac), NeighState::Static);
+      for (const auto& a : peer.ip4) self.neigh->at(self.neigh->get_or_create(neigh_key4(sp, a.addr))).word = w;
+      for (const auto& a : peer.ip6) self.neigh->at(self.neigh->get_or_create(neigh_key6(sp, a.addr))).word = w;
+      self.neigh->at(self.neigh->get_or_create(neigh_key6(sp, peer.link_local))).word = w;
+    };
+    learn_peer(*ra, pa, rb->ports[pb]);
+    learn_peer(*rb, pb, ra->ports[pa]);
+  }
+}
+
+void Dataplane::setup_routes(Router& r, const RouterConfig& rc) {
+  auto add4 = [&](const Ip4Prefix& p, uint32_t nh, const std::string& what) {
+    // rte_lpm takes depths 1..32: a default route is two /1s.
+    if (p.len == 0) {
+      if (rte_lpm_add(r.lpm4, 0, 1, nh) != 0 || rte_lpm_add(r.lpm4, 0x80000000u, 1, nh) != 0) {
+        fail(fmt::format("router {}: cannot add route {}", r.id, what));
+      }
+    } else if (rte_lpm_add(r.lpm4, p.network().addr.v, p.len, nh) != 0) {
+      fail(fmt::format("router {}: cannot add route {}", r.id, what));
+    }
+  };
+  auto add6 = [&](const Ip6Prefix& p, uint32_t nh, const std::string& what) {
+    if (p.len == 0) {
+      Ip6Addr hi;
+      hi.b[0] = 0x80;
+      Ip6Addr lo;
+      if (rte_lpm6_add(r.lpm6, lo.b.data(), 1, nh) != 0 || rte_lpm6_add(r.lpm6, hi.b.data(), 1, nh) != 0) {
+        fail(fmt::format("router {}: cannot add route {}", r.id, what));
+      }
+    } else if (rte_lpm6_add(r.lpm6, p.network().addr.b.data(), p.len, nh) != 0) {
+      fail(fmt::format("router {}: cannot add route {}", r.id, what));
+    }
+  };
+  const uint32_t local = r.add_nexthop({NextHop::Kind::Local, 0, NeighbourTable::kNone});
+  for (size_t pi = 0; pi < r.ports.size(); ++pi) {
+    const uint32_t connected = r.add_nexthop({NextHop::Kind::Connected, static_cast<uint8_t>(pi), NeighbourTable::kNone});
+    for (const auto& a : r.ports[pi].ip4) {
+      add4(a, connected, to_string(a));
+      add4({a.addr, 32}, local, to_string(a.addr));
+    }
+    for (const auto& a : r.ports[pi].ip6) {
+      add6(a, connected, to_string(a));
+      add6({a.addr, 128}, local, to_string(a.addr));
+    }
+  }
+  auto port_index = [&](const std::string& name) -> uint8_t {
+    for (size_t i = 0; i < r.ports.size(); ++i) {
+      if (r.ports[i].name == name) return static_cast<uint8_t>(i);
+    }
+    return UINT8_MAX;
+  };
+  for (const auto& rt : rc.routes4) {
+    uint8_t port = port_index(rt.port);
+    if (rt.via && port == UINT8_MAX) {
+      for (size_t i = 0; i < r.ports.size() && port == UINT8_MAX; ++i) {
+        for (const auto& a : r.ports[i].ip4) {
+          if (a.contains(*rt.via)) port = static_cast<uint8_t>(i);
+        }
+      }
+    }
+    if (port == UINT8_MAX) fail(fmt::format("router {}: route {} has no port", r.id, to_string(rt.prefix)));
+    NextHop h{NextHop::Kind::Connected, port, NeighbourTable::kNone};
+    if (rt.via) {
+      h.kind = NextHop::Kind::Gateway;
+      h.neigh = r.neigh->get_or_create(neigh_key4(port, *rt.via));
+    }
+    add4(rt.prefix, r.add_nexthop(h), to_string(rt.prefix));
+  }
+  for (const auto& rt : rc.routes6) {
+    uint8_t port = port_index(rt.port);
+    if (rt.via && port == UINT8_MAX) {
+      for (size_t i = 0; i < r.ports.size() && port == UINT8_MAX; ++i) {
+        for (const auto& a : r.ports[i].ip6) {
+          if (a.contains(*rt.via)) port = static_cast<uint8_t>(i);
+        }
+      }
+    }
+    if (port == UINT8_MAX) fail(fmt::format("router {}: route {} has no port", r.id, to_string(rt.prefix)));
+    NextHop h{NextHop::Kind::Connected, port, NeighbourTable::kNone};
+    if (rt.via) {
+      h.kind = NextHop::Kind::Gateway;
+      h.neigh = r.neigh->get_or_create(neigh_key6(port, *rt.via));
+    }
+    add6(rt.prefix, r.add_nexthop(h), to_string(rt.prefix));
+  }
+  for (const auto& n : rc.neighbours4) {
+    const uint32_t ni = r.neigh->get_or_create(neigh_key4(port_index(n.port), n.ip));
+    r.neigh->at(ni).word = pack_neigh(n.mac, NeighState::Static);
+  }
+  for (const auto& n : rc.neighbours6) {
+    const uint32_t ni = r.neigh->get_or_create(neigh_key6(port_index(n.port), n.ip));
+    r.neigh->at(ni).word = pack_neigh(n.mac, NeighState::Static);
+  }
+}
+
+void Dataplane::setup_chains(Router& r, const RouterConfig& rc) {
+  const auto& reg = StageRegistry::instance();
+  for (size_t pi = 0; pi < rc.ports.size(); ++pi) {
+    const PortConfig& pc = rc.ports[pi];
+    for (int egress = 0; egress < 2; ++egress) {
+      const auto& specs = egress ? pc.egress : pc.ingress;
+      std::vector<StageBuilder> builders;
+      for (const auto& s : specs) builders.push_back(reg.parse(s, s.pos.file));
+      for (unsigned w = 0; w < nworkers_; ++w) {
+        std::vector<std::unique_ptr<Stage>> stages;
+        StageSite site{r.id, pc.name, egress != 0, pc.mtu, w};
+        for (auto& b : builders) stages.push_back(b(site));
+        (egress ? r.workers[w].egress : r.workers[w].ingress)[pi] = Chain(std::move(stages));
+      }
+    }
+  }
+}
+
+void Dataplane::setup_workers() {
+  std::vector<rte_ring*> ctrl;
+  rte_ring* inject = rte_ring_create("pl_inject", 4096, SOCKET_ID_ANY, RING_F_SC_DEQ);
+  if (inject == nullptr) fail(fmt::format("inject ring: {}", rte_strerror(rte_errno)));
+  rings_.push_back(inject);
+  for (unsigned wi = 0; wi < nworkers_; ++wi) {
+    const WorkerConfig& wc = cfg_.process.workers[wi];
+    auto w = std::make_unique<Worker>();
+    w->lcore = wc.lcore;
+    w->io.index = wi;
+    w->io.txq = static_cast<uint16_t>(wi);
+    w->io.ctrl = rte_ring_create(fmt::format("pl_ctrl{}", wi).c_str(), 4096, SOCKET_ID_ANY,
+                                 RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (w->io.ctrl == nullptr) fail(fmt::format("control ring: {}", rte_strerror(rte_errno)));
+    rings_.push_back(w->io.ctrl);
+    ctrl.push_back(w->io.ctrl);
+    w->inject = wi == 0 ? inject : nullptr;
+    w->idle = cfg_.process.idle;
+    w->burst = cfg_.process.burst;
+    w->routers = &routers_;
+    w->stop = &stop_;
+    for (const auto& ps : wc.poll) {
+      for (Router* r : routers_) {
+        if (r->id != ps.router) continue;
+        for (size_t i = 0; i < r->ports.size(); ++i) {
+          if (r->ports[i].name == ps.port) w->polls.push_back({r, static_cast<uint8_t>(i), ps.queue});
+        }
+      }
+    }
+    workers_.push_back(std::move(w));
+  }
+  control_ = std::make_unique<Control>(routers_, ctrl, inject, pool_, cfg_.process);
+}
+
+void Dataplane::start() {
+  setup_mempool();
+  setup_routers();
+  setup_workers();
+  for (uint16_t id : eth_ports_) {
+    const int rc = rte_eth_dev_start(id);
+    if (rc != 0) fail(fmt::format("port {}: start: {}", id, rte_strerror(-rc)));
+  }
+  {
+    std::lock_guard<std::mutex> g(g_tel_lock);
+    g_tel_dp = this;
+  }
+  static bool registered = false;
+  if (!registered) {
+    registered = true;
+    rte_telemetry_register_cmd("/pathlab/ports", tel_ports, "Per-port packet and byte counters. Takes no parameters");
+    rte_telemetry_register_cmd("/pathlab/drops", tel_drops, "Per-router drops by reason. Takes no parameters");
+    rte_telemetry_register_cmd("/pathlab/stages", tel_stages, "Per-router events and stage actions. Takes no parameters");
+  }
+  stop_ = false;
+  for (auto& w : workers_) {
+    const int rc = rte_eal_remote_launch(worker_main, w.get(), w->lcore);
+    if (rc != 0) fail(fmt::format("lcore {}: launch failed", w->lcore));
+  }
+  started_ = true;
+}
+
+void Dataplane::run(double duration_s, double stats_interval_s, const std::atomic<bool>& stop_signal) {
+  const auto t0 = Clock::now();
+  auto next_stats = t0 + std::chrono::duration<double>(stats_interval_s);
+  last_.clear();
+  for (Router* r : routers_) last_.push_back(totals(*r));
+  while (!stop_signal.load()) {
+    const auto now = Clock::now();
+    if (duration_s > 0 && std::chrono::duration<double>(now - t0).count() >= duration_s) break;
+    const unsigned handled = control_->poll();
+    if (stats_interval_s > 0 && now >= next_stats) {
+      print_stats(stats_interval_s);
+      next_stats += std::chrono::duration<double>(stats_interval_s);
+    }
+    if (handled == 0) rte_delay_us_sleep(100);
+  }
+}
+
+void Dataplane::stop() {
+  if (!started_) return;
+  started_ = false;
+  stop_ = true;
+  rte_eal_mp_wait_lcore();
+  control_->poll();  // what the workers handed over last
+  control_->flush();
+  for (uint16_t id : eth_ports_) rte_eth_dev_stop(id);
+}
+
+RouterTotals Dataplane::totals(const Router& r) const {
+  RouterTotals t;
+  t.ports.resize(r.ports.size());
+  const size_t nd = static_cast<size_t>(Drop::Count);
+  std::vector<uint64_t> drops(nd, 0), events(static_cast<size_t>(Event::Count), 0);
+  for (const RouterWorker& rw : r.workers) {
+    for (size_t i = 0; i < r.ports.size(); ++i) {
+      t.ports[i].rx_pkts += load(rw.ports[i].rx_pkts);
+      t.ports[i].rx_bytes += load(rw.ports[i].rx_bytes);
+      t.ports[i].tx_pkts += load(rw.ports[i].tx_pkts);
+      t.ports[i].tx_bytes += load(rw.ports[i].tx_bytes);
+      t.ports[i].ctrl_tx_pkts += load(rw.ports[i].ctrl_tx_pkts);
+    }
+    for (size_t i = 0; i < nd; ++i) drops[i] += load(rw.drops[i]);
+    for (size_t i = 0; i < events.size(); ++i) events[i] += load(rw.events[i]);
+    t.consumed += load(rw.consumed);
+  }
+  for (size_t i = 0; i < nd; ++i) t.drops.emplace_back(std::string(kDropDescs[i].name), drops[i]);
+  for (size_t i = 0; i < events.size(); ++i) t.events.emplace_back(std::string(kEventDescs[i].name), events[i]);
+  // Stage counters: the same stage position summed over workers.
+  for (size_t pi = 0; pi < r.ports.size(); ++pi) {
+    for (int egress = 0; egress < 2; ++egress) {
+      const Chain& first = egress ? r.workers[0].egress[pi] : r.workers[0].ingress[pi];
+      for (size_t si = 0; si < first.stages().size(); ++si) {
+        const Stage& s0 = *first.stages()[si];
+        const std::string prefix = fmt::format("{}.{}[{}].", r.ports[pi].name, egress ? "egress" : "ingress", si);
+        for (size_t k = 0; k < s0.drop_descs().size(); ++k) {
+          uint64_t v = 0;
+          for (unsigned w = 0; w < nworkers_; ++w) {
+            const Chain& c = egress ? r.workers[w].egress[pi] : r.workers[w].ingress[pi];
+            v += c.stages()[si]->drop_count(k);
+          }
+          t.drops.emplace_back(prefix + std::string(s0.drop_descs()[k].name), v);
+        }
+        for (size_t k = 0; k < s0.action_descs().size(); ++k) {
+          uint64_t v = 0;
+          for (unsigned w = 0; w < nworkers_; ++w) {
+            const Chain& c = egress ? r.workers[w].egress[pi] : r.workers[w].ingress[pi];
+            v += c.stages()[si]->action_count(k);
+          }
+          t.events.emplace_back(prefix + std::string(s0.action_descs()[k].name), v);
+        }
+      }
+    }
+  }
+  return t;
+}
+
+void Dataplane::print_stats(double interval_s) {
+  std::string line = "stats";
+  for (size_t ri = 0; ri < routers_.size(); ++ri) {
+    const Router& r = *routers_[ri];
+    RouterTotals t = totals(r);
+    for (size_t pi = 0; pi < r.ports.size(); ++pi) {
+      const double rx = static_cast<double>(t.ports[pi].rx_pkts - last_[ri].ports[pi].rx_pkts) / interval_s;
+      const double tx = static_cast<double>(t.ports[pi].tx_pkts - last_[ri].ports[pi].tx_pkts) / interval_s;
+      line += fmt::format(" {}.{} rx={:.0f}pps tx={:.0f}pps", r.id, r.ports[pi].name, rx, tx);
+    }
+    line += fmt::format(" {}.drops={}", r.id, t.dropped() - last_[ri].dropped());
+    last_[ri] = std::move(t);
+  }
+  fmt::print("{}\n", line);
+  std::fflush(stdout);
+}
+
+std::string Dataplane::summary_json(double seconds) const {
+  std::string out = fmt::format("{{\"pathlab\":\"summary\",\"seconds\":{:.3f},\"routers\":[", seconds);
+  for (size_t ri = 0; ri < routers_.size(); ++ri) {
+    const Router& r = *routers_[ri];
+    const RouterTotals t = totals(r);
+    out += fmt::format("{}{{\"id\":\"{}\",\"asn\":{},\"ports\":[", ri ? "," : "", r.id, r.asn);
+    for (size_t pi = 0; pi < r.ports.size(); ++pi) {
+      const PortTotals& p = t.ports[pi];
+      out += fmt::format(
+          "{}{{\"name\":\"{}\",\"rx_packets\":{},\"rx_bytes\":{},\"tx_packets\":{},\"tx_bytes\":{},"
+          "\"ctrl_tx_packets\":{}}}",
+          pi ? "," : "", r.ports[pi].name, p.rx_pkts, p.rx_bytes, p.tx_pkts, p.tx_bytes, p.ctrl_tx_pkts);
+    }
+    out += "],\"drops\":{";
+    for (size_t i = 0; i < t.drops.size(); ++i) {
+      out += fmt::format("{}\"{}\":{}", i ? "," : "", t.drops[i].first, t.drops[i].second);
+    }
+    out += "},\"events\":{";
+    for (size_t i = 0; i < t.events.size(); ++i) {
+      out += fmt::format("{}\"{}\":{}", i ? "," : "", t.events[i].first, t.events[i].second);
+    }
+    const uint64_t rx = t.rx(), tx = t.tx(), dr = t.dropped();
+    out += fmt::format(
+        "}},\"consumed\":{},\"accounting\":{{\"rx\":{},\"tx\":{},\"drops\":{},\"consumed\":{},"
+        "\"balanced\":{}}}}}",
+        t.consumed, rx, tx, dr, t.consumed, rx == tx + dr + t.consumed ? "true" : "false");
+  }
+  out += "]}";
+  return out;
+}
+
+
+}  // namespace pathlab

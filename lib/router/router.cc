@@ -1,0 +1,553 @@
+#include "pathlab/router/router.hpp"
+
+#include <cstring>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_prefetch.h>
+
+#include "pathlab/net/checksum.hpp"
+#include "pathlab/net/icmp.hpp"
+#include "pathlab/net/parse.hpp"
+#include "pathlab/router/meta.hpp"
+
+namespace pathlab {
+namespace {
+
+constexpr uint8_t kProtoIcmp = 1;
+constexpr uint8_t kProtoIcmp6 = 58;
+constexpr uint16_t kEthLen = sizeof(rte_ether_hdr);
+
+inline bool bad_source4(uint32_t s) {
+  const uint32_t top = s >> 24;
+  return top == 0 || top == 127 || top >= 224;
+}
+
+inline bool is_nd_type(uint8_t t) { return t >= 133 && t <= 137; }
+
+}  // namespace
+
+bool IcmpLimiter::take(uint64_t now, uint64_t hz) {
+  if (rate == 0) return false;
+  const uint64_t cap = burst * hz;
+  tokens_x += (now - last_tsc) * rate;
+  last_tsc = now;
+  if (tokens_x > cap) tokens_x = cap;
+  if (tokens_x < hz) return false;
+  tokens_x -= hz;
+  return true;
+}
+
+Router::Router(uint16_t idx, const RouterConfig& cfg, const ProcessConfig& proc, unsigned nworkers)
+    : index(idx), id(cfg.id), asn(cfg.asn), tsc_hz_(rte_get_tsc_hz()) {
+  const std::string tag = fmt::format("r{}", idx);
+  rte_lpm_config c4{};
+  c4.max_rules = 4096;
+  c4.number_tbl8s = 256;
+  lpm4 = rte_lpm_create((tag + "_lpm4").c_str(), SOCKET_ID_ANY, &c4);
+  rte_lpm6_config c6{};
+  c6.max_rules = 4096;
+  c6.number_tbl8s = 1 << 12;
+  lpm6 = rte_lpm6_create((tag + "_lpm6").c_str(), SOCKET_ID_ANY, &c6);
+  if (lpm4 == nullptr || lpm6 == nullptr) {
+    throw std::runtime_error(fmt::format("router {}: route tables: {}", id, rte_strerror(rte_errno)));
+  }
+  neigh = std::make_unique<NeighbourTable>(tag + "_neigh", 4096);
+  workers.resize(nworkers);
+  for (auto& rw : workers) {
+    rw.ports.resize(cfg.ports.size());
+    rw.ingress.resize(cfg.ports.size());
+    rw.egress.resize(cfg.ports.size());
+    rw.out.resize(cfg.ports.size());
+    rw.icmp.rate = proc.icmp_rate;
+    rw.icmp.burst = proc.icmp_burst;
+    rw.icmp.tokens_x = static_cast<uint64_t>(proc.icmp_burst) * tsc_hz_;
+    rw.icmp.last_tsc = rte_get_tsc_cycles();
+  }
+}
+
+Router::~Router() {
+  rte_lpm_free(lpm4);
+  rte_lpm6_free(lpm6);
+}
+
+uint32_t Router::add_nexthop(NextHop h) {
+  nexthops.push_back(h);
+  return static_cast<uint32_t>(nexthops.size() - 1);
+}
+
+int Router::lookup4(Ip4Addr dst, uint32_t& nh) const { return rte_lpm_lookup(lpm4, dst.v, &nh); }
+
+int Router::lookup6(const Ip6Addr& dst, uint32_t& nh) const {
+  return rte_lpm6_lookup(lpm6, dst.b.data(), &nh);
+}
+
+bool Router::is_local4(uint8_t port, Ip4Addr a) const {
+  for (const auto& p : ports[port].ip4) {
+    if (p.addr == a) return true;
+  }
+  return false;
+}
+
+bool Router::is_local6(uint8_t port, const Ip6Addr& a) const {
+  if (ports[port].link_local == a) return true;
+  for (const auto& p : ports[port].ip6) {
+    if (p.addr == a) return true;
+  }
+  return false;
+}
+
+Ip4Addr Router::icmp_source4(uint8_t port) const {
+  if (!ports[port].ip4.empty()) return ports[port].ip4.front().addr;
+  for (const auto& p : ports) {
+    if (!p.ip4.empty()) return p.ip4.front().addr;
+  }
+  return {};
+}
+
+Ip6Addr Router::icmp_source6(uint8_t port) const {
+  if (!ports[port].ip6.empty()) return ports[port].ip6.front().addr;
+  for (const auto& p : ports) {
+    if (!p.ip6.empty()) return p.ip6.front().addr;
+  }
+  return ports[port].link_local;
+}
+
+void Router::process(const WorkerIo& io, uint8_t in, rte_mbuf** pkts, uint16_t n) {
+  RouterWorker& rw = workers[io.index];
+  PortCounters& pc = rw.ports[in];
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < n; ++i) bytes += rte_pktmbuf_pkt_len(pkts[i]);
+  bump(pc.rx_pkts, n);
+  bump(pc.rx_bytes, bytes);
+
+  if (ports[in].rx_cksum_hw) {
+    input<false>(rw, io, in, pkts, n);
+  } else {
+    input<true>(rw, io, in, pkts, n);
+  }
+  rw.ingress[in].run(rw.in);
+  forward(rw, in);
+  for (uint8_t p = 0; p < ports.size(); ++p) {
+    if (rw.out[p].n != 0) output(rw, io, p);
+  }
+}
+
+template <bool kVerifyCksum>
+void Router::input(RouterWorker& rw, const WorkerIo& io, uint8_t in, rte_mbuf** pkts, uint16_t n) {
+  const PortRt& port = ports[in];
+  Batch& b = rw.in;
+  b.n = 0;
+  rte_mbuf* ctrl[kMaxBurst];
+  uint16_t nctrl = 0;
+
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + 3 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 3], void*));
+    rte_mbuf* m = pkts[i];
+    if (m->nb_segs != 1) [[unlikely]] {
+      drop(rw, Drop::EthMultiSegment, m);
+      continue;
+    }
+    uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+    const uint32_t len = m->data_len;
+    if (len < kEthLen) [[unlikely]] {
+      drop(rw, Drop::EthRunt, m);
+      continue;
+    }
+    const auto* eth = reinterpret_cast<const rte_ether_hdr*>(frame);
+    if (!rte_is_same_ether_addr(&eth->dst_addr, &port.mac) &&
+        !rte_is_multicast_ether_addr(&eth->dst_addr)) [[unlikely]] {
+      drop(rw, Drop::EthNotForUs, m);
+      continue;
+    }
+    const uint16_t type = rte_be_to_cpu_16(eth->ether_type);
+    PktMeta& md = meta(m);
+    md.in_port = in;
+    md.router = index;
+    m->l2_len = kEthLen;
+
+    if (type == parse::kEtherIpv4) [[likely]] {
+      const uint8_t* ip = frame + kEthLen;
+      const auto r = parse::ip4(ip, len - kEthLen, kVerifyCksum);
+      if (r != parse::Ip4Result::Ok) [[unlikely]] {
+        drop(rw, static_cast<Drop>(static_cast<uint8_t>(Drop::Ip4Truncated) +
+                                   static_cast<uint8_t>(r) - 1),
+             m);
+        continue;
+      }
+      if constexpr (!kVerifyCksum) {
+        if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD) {
+          drop(rw, Drop::Ip4BadChecksum, m);
+          continue;
+        }
+      }
+      const auto* h = reinterpret_cast<const rte_ipv4_hdr*>(ip);
+      const uint32_t src = rte_be_to_cpu_32(h->src_addr);
+      const uint32_t dst = rte_be_to_cpu_32(h->dst_addr);
+      if (bad_source4(src)) [[unlikely]] {
+        drop(rw, Drop::Ip4BadSource, m);
+        continue;
+      }
+      if ((dst >> 28) == 0xe || dst == 0xffffffffu) [[unlikely]] {
+        drop(rw, Drop::Ip4Multicast, m);
+        continue;
+      }
+      const uint32_t total = rte_be_to_cpu_16(h->total_length);
+      if (total + kEthLen < len) rte_pktmbuf_trim(m, static_cast<uint16_t>(len - kEthLen - total));  // padding
+      m->l3_len = rte_ipv4_hdr_len(h);
+      md.family = 4;
+      b.pkts[b.n++] = m;
+    } else if (type == parse::kEtherIpv6) {
+      const uint8_t* ip = frame + kEthLen;
+      const auto r = parse::ip6(ip, len - kEthLen);
+      if (r != parse::Ip6Result::Ok) [[unlikely]] {
+        drop(rw, static_cast<Drop>(static_cast<uint8_t>(Drop::Ip6Truncated) +
+                                   static_cast<uint8_t>(r) - 1),
+             m);
+        continue;
+      }
+      const auto* h = reinterpret_cast<const rte_ipv6_hdr*>(ip);
+      if (h->src_addr[0] == 0xff) [[unlikely]] {
+        drop(rw, Drop::Ip6BadSource, m);
+        continue;
+      }
+      const uint32_t total = 40u + rte_be_to_cpu_16(h->payload_len);
+      if (total + kEthLen < len) rte_pktmbuf_trim(m, static_cast<uint16_t>(len - kEthLen - total));
+      m->l3_len = 40;
+      md.family = 6;
+      // Neighbour discovery goes to the control path (hop limit 255, no extension headers).
+      if (h->proto == kProtoIcmp6 && total >= 41 && is_nd_type(ip[40]) && h->hop_limits == 255) {
+        md.ctrl = CtrlKind::Nd;
+        ctrl[nctrl++] = m;
+        continue;
+      }
+      if (h->dst_addr[0] == 0xff) [[unlikely]] {
+        drop(rw, Drop::Ip6Multicast, m);
+        continue;
+      }
+      b.pkts[b.n++] = m;
+    } else if (type == parse::kEtherArp) {
+      md.ctrl = CtrlKind::Arp;
+      ctrl[nctrl++] = m;
+    } else if (type == parse::kEtherVlan || type == parse::kEtherQinQ) {
+      drop(rw, Drop::EthVlan, m);
+    } else {
+      drop(rw, Drop::EthUnsupported, m);
+    }
+  }
+  if (nctrl != 0) to_ctrl(rw, io, ctrl, nctrl);
+}
+
+void Router::to_ctrl(RouterWorker& rw, const WorkerIo& io, rte_mbuf** pkts, uint16_t n) {
+  const unsigned sent = rte_ring_sp_enqueue_burst(io.ctrl, reinterpret_cast<void**>(pkts), n, nullptr);
+  bump(rw.consumed, sent);
+  for (unsigned i = sent; i < n; ++i) drop(rw, Drop::CtrlRingFull, pkts[i]);
+}
+
+void Router::forward(RouterWorker& rw, uint8_t in) {
+  Batch& b = rw.in;
+  uint32_t dst4[kMaxBurst];
+  uint32_t hop4[kMaxBurst];
+  uint16_t idx4[kMaxBurst];
+  uint16_t n4 = 0;
+  for (uint16_t i = 0; i < b.n; ++i) {
+    if (meta(b.pkts[i]).family == 4) {
+      const auto* h = rte_pktmbuf_mtod_offset(b.pkts[i], const rte_ipv4_hdr*, kEthLen);
+      dst4[n4] = rte_be_to_cpu_32(h->dst_addr);
+      idx4[n4++] = i;
+    }
+  }
+  if (n4 != 0) rte_lpm_lookup_bulk(lpm4, dst4, hop4, n4);
+
+  uint16_t j = 0;
+  for (uint16_t i = 0; i < b.n; ++i) {
+    rte_mbuf* m = b.pkts[i];
+    if (j < n4 && idx4[j] == i) {
+      const uint32_t r = hop4[j++];
+      forward4(rw, in, m, r & 0x00ffffff, (r & RTE_LPM_LOOKUP_SUCCESS) != 0);
+    } else {
+      const auto* h = rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, kEthLen);
+      uint32_t nh = 0;
+      const bool found = rte_lpm6_lookup(lpm6, h->dst_addr, &nh) == 0;
+      forward6(rw, in, m, nh, found);
+    }
+  }
+  b.n = 0;
+}
+
+bool Router::forward4(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bool found) {
+  auto* h = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, kEthLen);
+  PktMeta& md = meta(m);
+  if (!found) [[unlikely]] {
+    if (!rw.icmp.take(rte_get_tsc_cycles(), tsc_hz_)) {
+      drop(rw, Drop::IcmpRateLimited, m);
+      return false;
+    }
+    if (icmp::make_ip4_error(m, kEthLen, 3, 0, 0, icmp_source4(in)) != icmp::Refuse::None) {
+      drop(rw, Drop::NoRoute, m);
+      return false;
+    }
+    event(rw, Event::IcmpNetUnreachable);
+    return route_generated4(rw, m);
+  }
+  const NextHop& hop = nexthops[nh];
+  if (hop.kind == NextHop::Kind::Local) [[unlikely]] {
+    const auto* icmph = reinterpret_cast<const rte_icmp_hdr*>(reinterpret_cast<uint8_t*>(h) + m->l3_len);
+    const bool first_frag = (rte_be_to_cpu_16(h->fragment_offset) & 0x3fff) == 0;
+    if (h->next_proto_id == kProtoIcmp && first_frag &&
+        rte_pktmbuf_pkt_len(m) >= kEthLen + m->l3_len + 8u && icmph->icmp_type == 8) {
+      icmp::make_ip4_echo_reply(m, kEthLen);
+      event(rw, Event::EchoReplies);
+      return route_generated4(rw, m);
+    }
+    drop(rw, Drop::LocalUnsupported, m);
+    return false;
+  }
+  if (h->time_to_live <= 1) [[unlikely]] {
+    if (!rw.icmp.take(rte_get_tsc_cycles(), tsc_hz_)) {
+      drop(rw, Drop::IcmpRateLimited, m);
+      return false;
+    }
+    if (icmp::make_ip4_error(m, kEthLen, 11, 0, 0, icmp_source4(in)) != icmp::Refuse::None) {
+      drop(rw, Drop::TtlExceeded, m);
+      return false;
+    }
+    event(rw, Event::IcmpTimeExceeded);
+    return route_generated4(rw, m);
+  }
+  const PortRt& out = ports[hop.port];
+  if (rte_be_to_cpu_16(h->total_length) > out.mtu) [[unlikely]] {
+    const bool df = (h->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) != 0;
+    if (!df || !rw.icmp.take(rte_get_tsc_cycles(), tsc_hz_)) {
+      drop(rw, df ? Drop::IcmpRateLimited : Drop::MtuExceeded, m);
+      return false;
+    }
+    if (icmp::make_ip4_error(m, kEthLen, 3, 4, out.mtu, icmp_source4(in)) != icmp::Refuse::None) {
+      drop(rw, Drop::MtuExceeded, m);
+      return false;
+    }
+    event(rw, Event::IcmpFragNeeded);
+    return route_generated4(rw, m);
+  }
+  // TTL decrement with an incremental checksum update (RFC 1624) of the TTL/protocol word.
+  const uint16_t old_w = *reinterpret_cast<const uint16_t*>(&h->time_to_live);
+  h->time_to_live--;
+  h->hdr_checksum = csum::update16(h->hdr_checksum, old_w,
+                                   *reinterpret_cast<const uint16_t*>(&h->time_to_live));
+  md.out_port = hop.port;
+  md.nh = nh;
+  md.hop4 = rte_be_to_cpu_32(h->dst_addr);
+  Batch& ob = rw.out[hop.port];
+  ob.pkts[ob.n++] = m;
+  return true;
+}
+
+bool Router::route_generated4(RouterWorker& rw, rte_mbuf* m) {
+  const auto* h = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, kEthLen);
+  uint32_t nh = 0;
+  const uint32_t dst = rte_be_to_cpu_32(h->dst_addr);
+  if (rte_lpm_lookup(lpm4, dst, &nh) != 0 || nexthops[nh].kind == NextHop::Kind::Local) {
+    drop(rw, Drop::IcmpUnroutable, m);
+    return false;
+  }
+  PktMeta& md = meta(m);
+  md.out_port = nexthops[nh].port;
+  md.nh = nh;
+  md.hop4 = dst;
+  Batch& ob = rw.out[md.out_port];
+  ob.pkts[ob.n++] = m;
+  return true;
+}
+
+bool Router::forward6(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bool found) {
+  auto* h = rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr*, kEthLen);
+  PktMeta& md = meta(m);
+  Ip6Addr dst;
+  std::memcpy(dst.b.data(), h->dst_addr, 16);
+  const bool local = (found && nexthops[nh].kind == NextHop::Kind::Local) ||
+                     dst == ports[in].link_local;
+  if (local) [[unlikely]] {
+    uint8_t proto = 0;
+    uint32_t off = 0;
+    const uint32_t avail = rte_pktmbuf_pkt_len(m) - kEthLen;
+    if (parse::ip6_upper_layer(reinterpret_cast<const uint8_t*>(h), avail, proto, off) &&
+        proto == kProtoIcmp6 && off == 40 && avail >= 48 &&
+        reinterpret_cast<const uint8_t*>(h)[40] == 128) {
+      icmp::make_ip6_echo_reply(m, kEthLen);
+      event(rw, Event::EchoReplies);
+      return route_generated6(rw, m);
+    }
+    drop(rw, Drop::LocalUnsupported, m);
+    return false;
+  }
+  if (dst.is_link_local()) [[unlikely]] {
+    drop(rw, Drop::Ip6LinkLocal, m);
+    return false;
+  }
+  if (!found) [[unlikely]] {
+    if (!rw.icmp.take(rte_get_tsc_cycles(), tsc_hz_)) {
+      drop(rw, Drop::IcmpRateLimited, m);
+      return false;
+    }
+    if (icmp::make_ip6_error(m, kEthLen, 1, 0, 0, icmp_source6(in)) != icmp::Refuse::None) {
+      drop(rw, Drop::NoRoute, m);
+      return false;
+    }
+    event(rw, Event::IcmpNetUnreachable);
+    return route_generated6(rw, m);
+  }
+  if (h->hop_limits <= 1) [[unlikely]] {
+    if (!rw.icmp.take(rte_get_tsc_cycles(), tsc_hz_)) {
+      drop(rw, Drop::IcmpRateLimited, m);
+      return false;
+    }
+    if (icmp::make_ip6_error(m, kEthLen, 3, 0, 0, icmp_source6(in)) != icmp::Refuse::None) {
+      drop(rw, Drop::TtlExceeded, m);
+      return false;
+    }
+    event(rw, Event::IcmpTimeExceeded);
+    return route_generated6(rw, m);
+  }
+  const NextHop& hop = nexthops[nh];
+  const PortRt& out = ports[hop.port];
+  if (40u + rte_be_to_cpu_16(h->payload_len) > out.mtu) [[unlikely]] {
+    if (!rw.icmp.take(rte_get_tsc_cycles(), tsc_hz_)) {
+      drop(rw, Drop::IcmpRateLimited, m);
+      return false;
+    }
+    if (icmp::make_ip6_error(m, kEthLen, 2, 0, out.mtu, icmp_source6(in)) != icmp::Refuse::None) {
+      drop(rw, Drop::MtuExceeded, m);
+      return false;
+    }
+    event(rw, Event::IcmpFragNeeded);
+    return route_generated6(rw, m);
+  }
+  h->hop_limits--;
+  md.out_port = hop.port;
+  md.nh = nh;
+  std::memcpy(md.hop6, h->dst_addr, 16);
+  Batch& ob = rw.out[hop.port];
+  ob.pkts[ob.n++] = m;
+  return true;
+}
+
+bool Router::route_generated6(RouterWorker& rw, rte_mbuf* m) {
+  const auto* h = rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, kEthLen);
+  PktMeta& md = meta(m);
+  Ip6Addr dst;
+  std::memcpy(dst.b.data(), h->dst_addr, 16);
+  if (dst.is_link_local()) {
+    // Back out of the port it came in on, to a link-local neighbour.
+    md.out_port = md.in_port;
+    md.nh = UINT32_MAX;
+  } else {
+    uint32_t nh = 0;
+    if (rte_lpm6_lookup(lpm6, h->dst_addr, &nh) != 0 || nexthops[nh].kind == NextHop::Kind::Local) {
+      drop(rw, Drop::IcmpUnroutable, m);
+      return false;
+    }
+    md.out_port = nexthops[nh].port;
+    md.nh = nh;
+  }
+  std::memcpy(md.hop6, h->dst_addr, 16);
+  Batch& ob = rw.out[md.out_port];
+  ob.pkts[ob.n++] = m;
+  return true;
+}
+
+void Router::output(RouterWorker& rw, const WorkerIo& io, uint8_t port) {
+  Batch& b = rw.out[port];
+  rw.egress[port].run(b);
+  const PortRt& p = ports[port];
+  rte_mbuf* pending[kMaxBurst];
+  uint16_t npending = 0;
+  uint16_t kept = 0;
+  for (uint16_t i = 0; i < b.n; ++i) {
+    rte_mbuf* m = b.pkts[i];
+    PktMeta& md = meta(m);
+    uint32_t ni = NeighbourTable::kNone;
+    if (md.nh != UINT32_MAX && nexthops[md.nh].kind == NextHop::Kind::Gateway) {
+      ni = nexthops[md.nh].neigh;
+    } else if (md.family == 4) {
+      ni = neigh->find(neigh_key4(port, Ip4Addr{md.hop4}));
+    } else {
+      Ip6Addr a;
+      std::memcpy(a.b.data(), md.hop6, 16);
+      ni = neigh->find(neigh_key6(port, a));
+    }
+    const uint64_t w = ni == NeighbourTable::kNone
+                           ? 0
+                           : neigh->at(ni).word.load(std::memory_order_acquire);
+    if (!neigh_usable(w)) [[unlikely]] {
+      if (ni != NeighbourTable::kNone && md.nh != UINT32_MAX &&
+          nexthops[md.nh].kind == NextHop::Kind::Gateway) {
+        const NeighKey& k = neigh->at(ni).key;
+        md.hop4 = k.ip4;
+        std::memcpy(md.hop6, k.ip6, 16);
+      }
+      md.ctrl = CtrlKind::Resolve;
+      pending[npending++] = m;
+      continue;
+    }
+    auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+    for (int k = 0; k < 6; ++k) eth->dst_addr.addr_bytes[k] = static_cast<uint8_t>(w >> (8 * k));
+    eth->src_addr = p.mac;
+    eth->ether_type = rte_cpu_to_be_16(md.family == 4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
+    b.pkts[kept++] = m;
+  }
+  b.n = 0;
+  if (npending != 0) to_ctrl(rw, io, pending, npending);
+  if (kept != 0) transmit(rw, io, port, b.pkts, kept);
+}
+
+void Router::transmit(RouterWorker& rw, const WorkerIo& io, uint8_t port, rte_mbuf** pkts,
+                      uint16_t n) {
+  PortRt& p = ports[port];
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < n; ++i) bytes += rte_pktmbuf_pkt_len(pkts[i]);
+  uint16_t sent;
+  if (p.kind == PortKind::Ring) {
+    sent = static_cast<uint16_t>(
+        rte_ring_mp_enqueue_burst(p.tx_ring, reinterpret_cast<void**>(pkts), n, nullptr));
+  } else if (!p.tx_shared) [[likely]] {
+    sent = rte_eth_tx_burst(p.eth_id, io.txq, pkts, n);
+  } else {
+    rte_spinlock_lock(&p.tx_lock);
+    sent = rte_eth_tx_burst(p.eth_id, 0, pkts, n);
+    rte_spinlock_unlock(&p.tx_lock);
+  }
+  for (uint16_t i = sent; i < n; ++i) {
+    bytes -= rte_pktmbuf_pkt_len(pkts[i]);
+    drop(rw, Drop::TxFull, pkts[i]);
+  }
+  bump(rw.ports[port].tx_pkts, sent);
+  bump(rw.ports[port].tx_bytes, bytes);
+}
+
+void Router::send_ctrl(const WorkerIo& io, uint8_t port, rte_mbuf** pkts, uint16_t n) {
+  RouterWorker& rw = workers[io.index];
+  PortRt& p = ports[port];
+  uint16_t sent;
+  if (p.kind == PortKind::Ring) {
+    sent = static_cast<uint16_t>(
+        rte_ring_mp_enqueue_burst(p.tx_ring, reinterpret_cast<void**>(pkts), n, nullptr));
+  } else if (!p.tx_shared) {
+    sent = rte_eth_tx_burst(p.eth_id, io.txq, pkts, n);
+  } else {
+    rte_spinlock_lock(&p.tx_lock);
+    sent = rte_eth_tx_burst(p.eth_id, 0, pkts, n);
+    rte_spinlock_unlock(&p.tx_lock);
+  }
+  bump(rw.ports[port].ctrl_tx_pkts, sent);
+  for (uint16_t i = sent; i < n; ++i) {
+    bump(rw.events[static_cast<size_t>(Event::HeldDropped)]);
+    rte_pktmbuf_free(pkts[i]);
+  }
+}
+
+}  // namespace pathlab
