@@ -407,29 +407,23 @@ void Control::send_host_unreachable(Router& r, rte_mbuf* m) {
     rte_pktmbuf_free(m);
     return;
   }
+  // The error goes through resolution like any packet: the source may not be known yet.
   const NextHop& hop = r.nexthops[nh];
-  NeighKey k;
+  PktMeta& out = meta(m);
+  out.out_port = hop.port;
+  out.nh = nh;
+  out.ctrl = CtrlKind::Resolve;
   if (hop.kind == NextHop::Kind::Gateway) {
-    k = r.neigh->at(hop.neigh).key;
+    const NeighKey& k = r.neigh->at(hop.neigh).key;
+    out.hop4 = k.ip4;
+    std::memcpy(out.hop6, k.ip6, 16);
   } else if (md.family == 4) {
-    const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, kEthLen);
-    k = neigh_key4(hop.port, Ip4Addr{rte_be_to_cpu_32(ip->dst_addr)});
+    out.hop4 = rte_be_to_cpu_32(rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, kEthLen)->dst_addr);
   } else {
-    Ip6Addr dst;
-    std::memcpy(dst.b.data(), rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, kEthLen)->dst_addr, 16);
-    k = neigh_key6(hop.port, dst);
+    std::memcpy(out.hop6, rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, kEthLen)->dst_addr, 16);
   }
-  const uint32_t ni = r.neigh->find(k);
-  const uint64_t word = ni == NeighbourTable::kNone ? 0 : r.neigh->at(ni).word.load();
-  if (!neigh_usable(word)) {
-    event(r, Event::HeldDropped);
-    rte_pktmbuf_free(m);
-    return;
-  }
-  write_eth(m, to_ether(word), r.ports[hop.port].mac,
-            md.family == 4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
   event(r, Event::IcmpHostUnreachable);
-  inject(r, hop.port, m);
+  hold(r, m);
 }
 
 }  // namespace pathlab

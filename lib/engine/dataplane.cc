@@ -498,10 +498,20 @@ void Dataplane::setup_workers() {
   control_ = std::make_unique<Control>(routers_, ctrl, inject, pool_, cfg_.process);
 }
 
-void Dataplane::start() {
+Router* Dataplane::router(std::string_view id) const {
+  for (Router* r : routers_) {
+    if (r->id == id) return r;
+  }
+  return nullptr;
+}
+
+void Dataplane::build() {
   setup_mempool();
   setup_routers();
   setup_workers();
+}
+
+void Dataplane::launch() {
   for (uint16_t id : eth_ports_) {
     const int rc = rte_eth_dev_start(id);
     if (rc != 0) fail(fmt::format("port {}: start: {}", id, rte_strerror(-rc)));
@@ -543,13 +553,23 @@ void Dataplane::run(double duration_s, double stats_interval_s, const std::atomi
 }
 
 void Dataplane::stop() {
-  if (!started_) return;
-  started_ = false;
-  stop_ = true;
-  rte_eal_mp_wait_lcore();
+  if (control_ == nullptr) return;
+  if (started_) {
+    started_ = false;
+    stop_ = true;
+    rte_eal_mp_wait_lcore();
+  }
   control_->poll();  // what the workers handed over last
   control_->flush();
   for (uint16_t id : eth_ports_) rte_eth_dev_stop(id);
+  drain_rings();
+}
+
+void Dataplane::drain_rings() {
+  rte_mbuf* m = nullptr;
+  for (rte_ring* r : rings_) {
+    while (rte_ring_dequeue(r, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+  }
 }
 
 RouterTotals Dataplane::totals(const Router& r) const {

@@ -7,6 +7,8 @@
 namespace pathlab {
 
 // A configuration error: what() reads "file:line:column: key: message".
+// When the position is unknown (line 0) it reads "file: key: message"; a YAML syntax error has
+// no key and reads "file:line:column: message". Lines and columns are 1-based.
 class ConfigError : public std::runtime_error {
  public:
   ConfigError(const SourcePos& pos, std::string key, std::string message);

@@ -54,14 +54,25 @@ class Dataplane {
   Dataplane(const Dataplane&) = delete;
   Dataplane& operator=(const Dataplane&) = delete;
 
-  // Creates ports and tables, starts the ports and launches the workers.
-  void start();
+  // Creates the mempool, ports, rings, tables and chains; starts nothing.
+  void build();
+  // Starts the ports and launches the workers (after build).
+  void launch();
+  void start() {
+    build();
+    launch();
+  }
   // Runs the control path until stop is set or duration ends (0: forever).
   void run(double duration_s, double stats_interval_s, const std::atomic<bool>& stop_signal);
   // Stops workers and ports.
   void stop();
 
   const std::vector<Router*>& routers() const { return routers_; }
+  Router* router(std::string_view id) const;
+  // For tests and benchmarks that drive a built (not launched) dataplane from one thread.
+  Control& control() { return *control_; }
+  Worker& worker(unsigned i) { return *workers_[i]; }
+  rte_mempool* pool() const { return pool_; }
   RouterTotals totals(const Router& r) const;
   std::string summary_json(double seconds) const;
 
@@ -74,6 +85,7 @@ class Dataplane {
   [[gnu::cold]] void setup_chains(Router& r, const RouterConfig& rc);
   [[gnu::cold]] void setup_workers();
   void print_stats(double interval_s);
+  void drain_rings();
 
   Config cfg_;
   unsigned nworkers_ = 0;

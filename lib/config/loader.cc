@@ -1,0 +1,707 @@
+// The config loader: YAML -> Config, pipeline expansion, and every cross-check, before anything
+// is started. The first problem throws a ConfigError naming file, line, column and key path.
+// The format and the rules are documented in docs/config.md.
+#include "pathlab/config/loader.hpp"
+
+#include <rte_config.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "pathlab/config/yaml_reader.hpp"
+#include "pathlab/engine/stage.hpp"
+
+namespace pathlab {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool valid_name(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-';
+         });
+}
+
+std::string read_name(YamlMap& m, std::string_view key) {
+  auto s = m.get<std::string>(key);
+  if (!valid_name(s)) {
+    m.fail(key, fmt::format("invalid name '{}': use letters, digits, '_' and '-'", s));
+  }
+  return s;
+}
+
+bool looks_v6(std::string_view s) { return s.find(':') != std::string_view::npos; }
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(SourcePos{path, 0, 0}, "", fmt::format("cannot open: {}", std::strerror(errno)));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+YAML::Node parse_yaml(const std::string& text, const std::string& file) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    SourcePos pos{file, 0, 0};
+    if (!e.mark.is_null()) {
+      pos.line = e.mark.line + 1;
+      pos.column = e.mark.column + 1;
+    }
+    throw ConfigError(pos, "", "YAML syntax error: " + e.msg);
+  }
+}
+
+void check_unicast_mac(YamlMap& m, std::string_view key, const MacAddr& mac) {
+  if (mac.is_zero()) m.fail(key, "MAC address must not be zero");
+  if (mac.b[0] & 1) m.fail(key, fmt::format("{} is a multicast MAC address", m.get<std::string>(key)));
+}
+
+// Per-family helpers, so that routes and neighbours are written once.
+struct V4 {
+  using Addr = Ip4Addr;
+  using Prefix = Ip4Prefix;
+  using Route = Route4;
+  using Neighbour = Neighbour4;
+  static constexpr const char* kName = "IPv4";
+  static const std::vector<Ip4Prefix>& addrs(const PortConfig& p) { return p.ipv4; }
+  static std::vector<Route4>& routes(RouterConfig& r) { return r.routes4; }
+  static std::vector<Neighbour4>& neighbours(RouterConfig& r) { return r.neighbours4; }
+  static bool link_local(Ip4Addr) { return false; }
+  static bool unicast(Ip4Addr a) { return a.v != 0 && (a.v >> 29) != 0x7; }  // not 0, 224/3
+};
+
+struct V6 {
+  using Addr = Ip6Addr;
+  using Prefix = Ip6Prefix;
+  using Route = Route6;
+  using Neighbour = Neighbour6;
+  static constexpr const char* kName = "IPv6";
+  static const std::vector<Ip6Prefix>& addrs(const PortConfig& p) { return p.ipv6; }
+  static std::vector<Route6>& routes(RouterConfig& r) { return r.routes6; }
+  static std::vector<Neighbour6>& neighbours(RouterConfig& r) { return r.neighbours6; }
+  static bool link_local(const Ip6Addr& a) { return a.is_link_local(); }
+  static bool unicast(const Ip6Addr& a) { return a != Ip6Addr{} && !a.is_multicast(); }
+};
+
+// Where a poll entry was written, for the checks made once the routers are known.
+struct PollSite {
+  SourcePos pos;
+  std::string path;
+  std::string text;
+};
+
+class Loader {
+ public:
+  explicit Loader(std::vector<std::string> dirs) : dirs_(std::move(dirs)) {}
+
+  Config load(const std::string& text, const std::string& file) {
+    file_ = file;
+    Config cfg;
+    cfg.file = file;
+    YAML::Node root = parse_yaml(text, file);
+    YamlMap top(root, file, "", SourcePos{file, 1, 1});
+    top.only({"process", "routers", "links"});
+    if (top.has("process")) {
+      YamlMap pm(top.node("process"), file, "process");
+      parse_process(pm, cfg.process);
+    }
+    if (!top.has("routers")) top.fail("routers", "missing required key");
+    auto routers = top.items("routers");
+    if (routers.empty()) top.fail("routers", "at least one router is required");
+    auto links = top.items("links");
+    top.done();
+
+    std::map<std::string, size_t, std::less<>> ids;
+    for (size_t i = 0; i < routers.size(); ++i) {
+      YamlMap rm(routers[i].node, file, routers[i].path);
+      cfg.routers.push_back(parse_router(rm, ids));
+      ids.emplace(cfg.routers.back().id, i);
+    }
+
+    std::set<std::string, std::less<>> link_names;
+    for (const auto& item : links) {
+      YamlMap lm(item.node, file, item.path);
+      cfg.links.push_back(parse_link(lm, cfg, link_names));
+    }
+    for (size_t r = 0; r < cfg.routers.size(); ++r) {
+      for (size_t p = 0; p < cfg.routers[r].ports.size(); ++p) {
+        const PortConfig& port = cfg.routers[r].ports[p];
+        if (port.device.empty() && port.link.empty()) {
+          throw ConfigError(port.pos, fmt::format("routers[{}].ports[{}]", r, p),
+                            fmt::format("port {}.{} has no device and is in no link",
+                                        cfg.routers[r].id, port.name));
+        }
+      }
+    }
+    check_workers(cfg);
+    return cfg;
+  }
+
+ private:
+  // ---- process -------------------------------------------------------------------------------
+
+  void parse_process(YamlMap& m, ProcessConfig& p) {
+    m.only({"idle", "burst", "mbufs", "mbuf_cache", "rx_desc", "tx_desc", "icmp_rate_limit",
+            "neighbours", "workers"});
+    if (m.has("idle")) {
+      auto idle = m.get<std::string>("idle");
+      if (idle == "adaptive") {
+        p.idle = IdlePolicy::Adaptive;
+      } else if (idle == "spin") {
+        p.idle = IdlePolicy::Spin;
+      } else {
+        m.fail("idle", fmt::format("expected adaptive or spin, got '{}'", idle));
+      }
+    }
+    p.burst = m.get_or_in<uint16_t>("burst", p.burst, 1, 256);
+    p.mbufs = m.get_or_in<uint32_t>("mbufs", p.mbufs, 1023, 1u << 24);
+    p.mbuf_cache = m.get_or_in<uint32_t>("mbuf_cache", p.mbuf_cache, 0, RTE_MEMPOOL_CACHE_MAX_SIZE);
+    // rte_mempool_create refuses a cache larger than n / 1.5.
+    if (uint64_t{p.mbuf_cache} * 3 > uint64_t{p.mbufs} * 2) {
+      m.fail(m.has("mbuf_cache") ? "mbuf_cache" : "mbufs",
+             fmt::format("mbuf_cache {} is too large for {} mbufs (at most mbufs / 1.5)",
+                         p.mbuf_cache, p.mbufs));
+    }
+    p.rx_desc = m.get_or_in<uint16_t>("rx_desc", p.rx_desc, 64, 16384);
+    p.tx_desc = m.get_or_in<uint16_t>("tx_desc", p.tx_desc, 64, 16384);
+    if (m.has("icmp_rate_limit")) {
+      YamlMap im(m.node("icmp_rate_limit"), file_, m.path("icmp_rate_limit"));
+      im.only({"rate", "burst"});
+      p.icmp_rate = im.get_or_in<uint32_t>("rate", p.icmp_rate, 1, 10'000'000);
+      p.icmp_burst = im.get_or_in<uint32_t>("burst", p.icmp_burst, 1, 1'000'000);
+      im.done();
+    }
+    if (m.has("neighbours")) {
+      YamlMap nm(m.node("neighbours"), file_, m.path("neighbours"));
+      nm.only({"retries", "retry_ms", "hold_packets", "reachable_s"});
+      p.nd_retries = nm.get_or_in<uint32_t>("retries", p.nd_retries, 1, 100);
+      p.nd_retry_ms = nm.get_or_in<uint32_t>("retry_ms", p.nd_retry_ms, 10, 60'000);
+      p.nd_hold_packets = nm.get_or_in<uint32_t>("hold_packets", p.nd_hold_packets, 0, 4096);
+      p.nd_reachable_s = nm.get_or_in<uint32_t>("reachable_s", p.nd_reachable_s, 1, 86'400);
+      nm.done();
+    }
+    if (m.has("workers")) {
+      workers_pos_ = m.pos("workers");
+      auto items = m.items("workers");
+      if (items.empty()) m.fail("workers", "when given, workers must list at least one worker");
+      std::map<unsigned, std::string> lcores;
+      for (const auto& item : items) {
+        YamlMap wm(item.node, file_, item.path);
+        wm.only({"lcore", "poll"});
+        WorkerConfig w;
+        w.pos = wm.pos();
+        w.lcore = wm.get_in<unsigned>("lcore", 0, RTE_MAX_LCORE - 1);
+        if (auto it = lcores.find(w.lcore); it != lcores.end()) {
+          wm.fail("lcore", fmt::format("lcore {} is already used by {}", w.lcore, it->second));
+        }
+        lcores.emplace(w.lcore, item.path);
+        if (!wm.has("poll")) wm.fail("poll", "missing required key");
+        auto polls = wm.items("poll", true);
+        if (polls.empty()) wm.fail("poll", "a worker must poll at least one queue");
+        std::vector<PollSite> sites;
+        for (const auto& pi : polls) {
+          auto text = convert<std::string>(pi.node, file_, pi.path);
+          w.poll.push_back(parse_poll(text, pi));
+          sites.push_back(PollSite{pi.pos, pi.path, text});
+        }
+        wm.done();
+        p.workers.push_back(std::move(w));
+        poll_sites_.push_back(std::move(sites));
+      }
+    }
+    m.done();
+  }
+
+  PollSpec parse_poll(const std::string& text, const YamlMap::Item& item) {
+    auto fail = [&] {
+      throw ConfigError(item.pos, item.path,
+                        fmt::format("invalid poll entry '{}': expected router.port[:queue]", text));
+    };
+    PollSpec ps;
+    std::string_view s = text;
+    auto colon = s.find(':');
+    if (colon != std::string_view::npos) {
+      std::string_view q = s.substr(colon + 1);
+      unsigned long v = 0;
+      auto [end, ec] = std::from_chars(q.data(), q.data() + q.size(), v);
+      if (q.empty() || ec != std::errc() || end != q.data() + q.size() || v > 0xffff) fail();
+      ps.queue = static_cast<uint16_t>(v);
+      s = s.substr(0, colon);
+    }
+    auto dot = s.find('.');
+    if (dot == std::string_view::npos) fail();
+    ps.router = std::string(s.substr(0, dot));
+    ps.port = std::string(s.substr(dot + 1));
+    if (!valid_name(ps.router) || !valid_name(ps.port)) fail();
+    return ps;
+  }
+
+  // ---- routers -------------------------------------------------------------------------------
+
+  RouterConfig parse_router(YamlMap& m, const std::map<std::string, size_t, std::less<>>& ids) {
+    m.only({"id", "asn", "ports", "routes", "neighbours"});
+    RouterConfig r;
+    r.pos = m.pos();
+    r.id = read_name(m, "id");
+    if (ids.count(r.id) != 0) m.fail("id", fmt::format("duplicate router id {}", r.id));
+    r.asn = m.get_or<uint32_t>("asn", 0);
+    if (!m.has("ports")) m.fail("ports", "missing required key");
+    auto ports = m.items("ports");
+    if (ports.empty()) m.fail("ports", "a router needs at least one port");
+    auto routes = m.items("routes");
+    auto neighbours = m.items("neighbours");
+    m.done();
+
+    std::map<std::string, std::string> addrs;  // interface address -> port name
+    for (const auto& item : ports) {
+      YamlMap pm(item.node, file_, item.path);
+      r.ports.push_back(parse_port(pm, r, addrs));
+    }
+    std::set<Ip4Prefix> seen4;
+    std::set<Ip6Prefix> seen6;
+    for (const auto& item : routes) {
+      YamlMap rm(item.node, file_, item.path);
+      rm.only({"prefix", "via", "port"});
+      auto prefix = rm.get<std::string>("prefix");
+      if (looks_v6(prefix)) {
+        parse_route<V6>(rm, r, seen6);
+      } else {
+        parse_route<V4>(rm, r, seen4);
+      }
+    }
+    for (const auto& item : neighbours) {
+      YamlMap nm(item.node, file_, item.path);
+      nm.only({"port", "ip", "mac"});
+      auto ip = nm.get<std::string>("ip");
+      if (looks_v6(ip)) {
+        parse_neighbour<V6>(nm, r);
+      } else {
+        parse_neighbour<V4>(nm, r);
+      }
+    }
+    return r;
+  }
+
+  PortConfig parse_port(YamlMap& m, const RouterConfig& r, std::map<std::string, std::string>& addrs) {
+    m.only({"name", "device", "mac", "ipv4", "ipv6", "mtu", "queues", "ingress", "egress"});
+    PortConfig p;
+    p.pos = m.pos();
+    p.name = read_name(m, "name");
+    for (const auto& other : r.ports) {
+      if (other.name == p.name) m.fail("name", fmt::format("duplicate port name {}", p.name));
+    }
+    if (m.has("device")) {
+      p.device = m.get<std::string>("device");
+      if (p.device.empty()) m.fail("device", "must not be empty");
+      // EAL device names (the part before the first comma) must be unique in the process.
+      std::string dev_name = p.device.substr(0, p.device.find(','));
+      auto [it, fresh] = devices_.emplace(dev_name, r.id + "." + p.name);
+      if (!fresh) {
+        m.fail("device", fmt::format("device {} is already used by port {}", dev_name, it->second));
+      }
+    }
+    if (m.has("mac")) {
+      p.mac = m.get<MacAddr>("mac");
+      check_unicast_mac(m, "mac", p.mac);
+    }
+    read_addrs<V4>(m, "ipv4", p, p.ipv4, addrs);
+    read_addrs<V6>(m, "ipv6", p, p.ipv6, addrs);
+    p.mtu = m.get_or_in<uint16_t>("mtu", 1500, 68, 9216);
+    p.rx_queues = m.get_or_in<uint16_t>("queues", 1, 1, 64);
+    auto ingress = m.node("ingress");
+    auto egress = m.node("egress");
+    m.done();
+    if (!p.ipv6.empty() && p.mtu < 1280) {
+      m.fail("mtu", fmt::format("mtu {} is below 1280, the minimum for a port with IPv6", p.mtu));
+    }
+    if (p.device.empty() && p.rx_queues != 1) {
+      m.fail("queues", "a link port (no device) has exactly 1 queue");
+    }
+    p.ingress = stage_list(ingress, file_, m.path("ingress"));
+    p.egress = stage_list(egress, file_, m.path("egress"));
+    return p;
+  }
+
+  template <typename F>
+  void read_addrs(YamlMap& m, std::string_view key, const PortConfig& p,
+                  std::vector<typename F::Prefix>& out, std::map<std::string, std::string>& addrs) {
+    for (const auto& item : m.items(key, true)) {
+      auto text = convert<std::string>(item.node, file_, item.path);
+      auto a = convert<typename F::Prefix>(item.node, file_, item.path);
+      if (!F::unicast(a.addr)) {
+        throw ConfigError(item.pos, item.path, fmt::format("{} is not a unicast address", text));
+      }
+      if (a.len == 0) {
+        throw ConfigError(item.pos, item.path,
+                          fmt::format("interface address {} has prefix length 0", text));
+      }
+      std::string addr = text.substr(0, text.find('/'));
+      auto [it, fresh] = addrs.emplace(fmt::format("{}|{}", F::kName, canonical(a.addr)), p.name);
+      if (!fresh) {
+        throw ConfigError(item.pos, item.path,
+                          fmt::format("address {} is already on port {}", addr, it->second));
+      }
+      out.push_back(a);
+    }
+  }
+
+  static std::string canonical(Ip4Addr a) { return std::to_string(a.v); }
+  static std::string canonical(const Ip6Addr& a) {
+    std::string s;
+    for (auto byte : a.b) s += fmt::format("{:02x}", byte);
+    return s;
+  }
+
+  template <typename F>
+  void parse_route(YamlMap& m, RouterConfig& r, std::set<typename F::Prefix>& seen) {
+    m.only({"prefix", "via", "port"});
+    typename F::Route route;
+    route.pos = m.pos();
+    auto prefix_text = m.get<std::string>("prefix");
+    route.prefix = convert<typename F::Prefix>(m.node("prefix"), file_, m.path("prefix"));
+    std::optional<std::string> via_text = m.maybe<std::string>("via");
+    std::optional<std::string> port = m.maybe<std::string>("port");
+    m.done();
+    if (route.prefix.network() != route.prefix) {
+      m.fail("prefix", fmt::format("host bits set in prefix {}", prefix_text));
+    }
+    if (!seen.insert(route.prefix).second) {
+      m.fail("prefix", fmt::format("duplicate route prefix {}", prefix_text));
+    }
+    if (!via_text && !port) m.fail("prefix", "a route needs a via, a port, or both");
+    const PortConfig* out_port = nullptr;
+    if (port) {
+      out_port = find_port(r, *port);
+      if (out_port == nullptr) m.fail("port", fmt::format("no port {} in router {}", *port, r.id));
+      route.port = *port;
+    }
+    if (via_text) {
+      if (looks_v6(*via_text) != std::is_same_v<F, V6>) {
+        m.fail("via", fmt::format("next hop {} is {} but the prefix is {}", *via_text,
+                                  looks_v6(*via_text) ? "IPv6" : "IPv4", F::kName));
+      }
+      route.via = convert<typename F::Addr>(m.node("via"), file_, m.path("via"));
+      const auto& via = *route.via;
+      for (const auto& p : r.ports) {
+        for (const auto& a : F::addrs(p)) {
+          if (a.addr == via) {
+            m.fail("via", fmt::format("next hop {} is an address of router {} (port {})",
+                                      *via_text, r.id, p.name));
+          }
+        }
+      }
+      if (F::link_local(via)) {
+        if (out_port == nullptr) {
+          m.fail("via", fmt::format("link-local next hop {} needs a port", *via_text));
+        }
+        if (F::addrs(*out_port).empty()) {
+          m.fail("port", fmt::format("port {} has no {} address", out_port->name, F::kName));
+        }
+      } else if (out_port != nullptr) {
+        bool inside = std::any_of(F::addrs(*out_port).begin(), F::addrs(*out_port).end(),
+                                  [&](const auto& a) { return a.contains(via); });
+        if (!inside) {
+          m.fail("via", fmt::format("next hop {} is not in a connected subnet of port {}",
+                                    *via_text, out_port->name));
+        }
+      } else {
+        // The longest connected subnet that holds the next hop; the first port wins a tie.
+        int best_len = -1;
+        for (const auto& p : r.ports) {
+          for (const auto& a : F::addrs(p)) {
+            if (a.contains(via) && int{a.len} > best_len) {
+              best_len = a.len;
+              route.port = p.name;
+            }
+          }
+        }
+        if (best_len < 0) {
+          m.fail("via", fmt::format("next hop {} is not in any connected subnet of router {}",
+                                    *via_text, r.id));
+        }
+      }
+    }
+    F::routes(r).push_back(std::move(route));
+  }
+
+  template <typename F>
+  void parse_neighbour(YamlMap& m, RouterConfig& r) {
+    m.only({"port", "ip", "mac"});
+    typename F::Neighbour n;
+    auto ip_text = m.get<std::string>("ip");
+    n.ip = convert<typename F::Addr>(m.node("ip"), file_, m.path("ip"));
+    n.port = m.get<std::string>("port");
+    n.mac = m.get<MacAddr>("mac");
+    m.done();
+    const PortConfig* port = find_port(r, n.port);
+    if (port == nullptr) m.fail("port", fmt::format("no port {} in router {}", n.port, r.id));
+    if (F::addrs(*port).empty()) {
+      m.fail("ip", fmt::format("neighbour {} is {} but port {} has no {} address", ip_text,
+                               F::kName, n.port, F::kName));
+    }
+    if (!F::unicast(n.ip)) m.fail("ip", fmt::format("{} is not a unicast address", ip_text));
+    check_unicast_mac(m, "mac", n.mac);
+    for (const auto& other : F::neighbours(r)) {
+      if (other.port == n.port && other.ip == n.ip) {
+        m.fail("ip", fmt::format("duplicate neighbour {} on port {}", ip_text, n.port));
+      }
+    }
+    F::neighbours(r).push_back(std::move(n));
+  }
+
+  static const PortConfig* find_port(const RouterConfig& r, std::string_view name) {
+    for (const auto& p : r.ports) {
+      if (p.name == name) return &p;
+    }
+    return nullptr;
+  }
+
+  static RouterConfig* find_router(Config& cfg, std::string_view id) {
+    for (auto& r : cfg.routers) {
+      if (r.id == id) return &r;
+    }
+    return nullptr;
+  }
+
+  // ---- links ---------------------------------------------------------------------------------
+
+  LinkConfig parse_link(YamlMap& m, Config& cfg, std::set<std::string, std::less<>>& names) {
+    m.only({"name", "ends", "ring_size"});
+    LinkConfig l;
+    l.pos = m.pos();
+    l.name = read_name(m, "name");
+    if (!names.insert(l.name).second) m.fail("name", fmt::format("duplicate link name {}", l.name));
+    if (!m.has("ends")) m.fail("ends", "missing required key");
+    auto ends = m.items("ends");
+    if (ends.size() != 2) m.fail("ends", "expected a list of two ports: [router.port, router.port]");
+    l.ring_size = m.get_or_in<uint32_t>("ring_size", l.ring_size, 64, 65536);
+    if ((l.ring_size & (l.ring_size - 1)) != 0) {
+      m.fail("ring_size", fmt::format("ring_size {} is not a power of two", l.ring_size));
+    }
+    m.done();
+    PortConfig* port[2] = {};
+    for (int i = 0; i < 2; ++i) {
+      const auto& item = ends[i];
+      auto text = convert<std::string>(item.node, file_, item.path);
+      auto err = [&](const std::string& msg) { throw ConfigError(item.pos, item.path, msg); };
+      auto dot = text.find('.');
+      std::string rid = text.substr(0, dot);
+      std::string pname = dot == std::string::npos ? "" : text.substr(dot + 1);
+      if (!valid_name(rid) || !valid_name(pname)) {
+        err(fmt::format("invalid link end '{}': expected router.port", text));
+      }
+      RouterConfig* r = find_router(cfg, rid);
+      if (r == nullptr) err(fmt::format("no router {}", rid));
+      auto it = std::find_if(r->ports.begin(), r->ports.end(),
+                             [&](const PortConfig& p) { return p.name == pname; });
+      if (it == r->ports.end()) err(fmt::format("no port {} in router {}", pname, rid));
+      if (!it->device.empty()) {
+        err(fmt::format("port {} has a device and cannot be a link end", text));
+      }
+      if (i == 1 && port[0] == &*it) {
+        err(fmt::format("a link cannot join port {} to itself", text));
+      }
+      if (!it->link.empty()) err(fmt::format("port {} is already in link {}", text, it->link));
+      port[i] = &*it;
+      (i == 0 ? l.a_router : l.b_router) = rid;
+      (i == 0 ? l.a_port : l.b_port) = pname;
+    }
+    port[0]->link = l.name;
+    port[1]->link = l.name;
+    return l;
+  }
+
+  // ---- workers -------------------------------------------------------------------------------
+
+  void check_workers(Config& cfg) {
+    auto& workers = cfg.process.workers;
+    if (workers.empty()) return;
+    std::map<std::pair<std::string, uint16_t>, std::string> polled;  // "r.p", queue -> worker path
+    for (size_t w = 0; w < workers.size(); ++w) {
+      for (size_t i = 0; i < workers[w].poll.size(); ++i) {
+        const PollSpec& ps = workers[w].poll[i];
+        const PollSite& site = poll_sites_[w][i];
+        auto err = [&](const std::string& msg) { throw ConfigError(site.pos, site.path, msg); };
+        RouterConfig* r = find_router(cfg, ps.router);
+        if (r == nullptr) err(fmt::format("no router {}", ps.router));
+        const PortConfig* p = find_port(*r, ps.port);
+        if (p == nullptr) err(fmt::format("no port {} in router {}", ps.port, ps.router));
+        std::string name = ps.router + "." + ps.port;
+        if (ps.queue >= p->rx_queues) {
+          err(fmt::format("{} has no queue {} (it has {} rx queue{})", name, ps.queue,
+                          p->rx_queues, p->rx_queues == 1 ? "" : "s"));
+        }
+        std::string owner = fmt::format("process.workers[{}]", w);
+        auto [it, fresh] = polled.emplace(std::pair{name, ps.queue}, owner);
+        if (!fresh) err(fmt::format("{} queue {} is already polled by {}", name, ps.queue, it->second));
+      }
+    }
+    for (const auto& r : cfg.routers) {
+      for (const auto& p : r.ports) {
+        for (uint16_t q = 0; q < p.rx_queues; ++q) {
+          std::string name = r.id + "." + p.name;
+          if (polled.count(std::pair{name, q}) == 0) {
+            throw ConfigError(workers_pos_, "process.workers",
+                              fmt::format("{} queue {} is polled by no worker", name, q));
+          }
+        }
+      }
+    }
+  }
+
+  // ---- stage lists and pipelines -------------------------------------------------------------
+
+  // Expands a stage list; every resulting spec is checked by its stage's parser.
+  std::vector<StageSpec> stage_list(const YAML::Node& list, const std::string& file,
+                                    const std::string& path) {
+    std::vector<StageSpec> out = expand(list, file, path);
+    for (const auto& spec : out) StageRegistry::instance().parse(spec, spec.pos.file);
+    return out;
+  }
+
+  std::vector<StageSpec> expand(const YAML::Node& list, const std::string& file,
+                                const std::string& path) {
+    std::vector<StageSpec> out;
+    if (!list.IsDefined() || list.IsNull()) return out;
+    if (!list.IsSequence()) {
+      throw ConfigError(pos_of(list, file), path, "expected a list of stages");
+    }
+    size_t i = 0;
+    for (const auto& entry : list) {
+      std::string epath = fmt::format("{}[{}]", path, i++);
+      SourcePos epos = pos_of(entry, file);
+      if (entry.IsScalar()) {
+        out.push_back(StageSpec{convert<std::string>(entry, file, epath),
+                                YAML::Node(YAML::NodeType::Map), epos, epath});
+        check_kind(out.back());
+        continue;
+      }
+      if (!entry.IsMap()) {
+        throw ConfigError(epos, epath, "expected a stage name, {stage: NAME, ...} or {pipeline: NAME}");
+      }
+      // A map seen before through a YAML alias has had its "stage" key taken out already.
+      auto seen = std::find_if(stage_maps_.begin(), stage_maps_.end(),
+                               [&](const auto& s) { return s.first.is(entry); });
+      if (seen != stage_maps_.end()) {
+        StageSpec spec = seen->second;
+        spec.path = epath;
+        out.push_back(std::move(spec));
+        continue;
+      }
+      YamlMap m(entry, file, epath);
+      if (m.has("pipeline")) {
+        if (m.has("stage")) m.fail("stage", "a stage entry has either stage or pipeline, not both");
+        m.only({"pipeline"});
+        auto name = m.get<std::string>("pipeline");
+        if (!valid_name(name)) {
+          m.fail("pipeline", fmt::format("invalid pipeline name '{}'", name));
+        }
+        m.done();
+        const auto& stages = pipeline(name, m.pos("pipeline"), m.path("pipeline"));
+        out.insert(out.end(), stages.begin(), stages.end());
+      } else if (m.has("stage")) {
+        StageSpec spec{m.get<std::string>("stage"), entry, epos, epath};
+        check_kind(spec);
+        // params: the map without its "stage" key, so a stage sees only its own keys (with their
+        // positions).
+        spec.params.remove("stage");
+        stage_maps_.emplace_back(entry, spec);
+        out.push_back(std::move(spec));
+      } else {
+        throw ConfigError(epos, epath, "expected a stage name, {stage: NAME, ...} or {pipeline: NAME}");
+      }
+    }
+    return out;
+  }
+
+  static void check_kind(const StageSpec& spec) {
+    if (!valid_name(spec.kind)) {
+      throw ConfigError(spec.pos, spec.path, fmt::format("invalid stage name '{}'", spec.kind));
+    }
+  }
+
+  // The expanded stages of pipelines/NAME.yaml (each pipeline is read once).
+  const std::vector<StageSpec>& pipeline(const std::string& name, const SourcePos& ref_pos,
+                                         const std::string& ref_path) {
+    if (auto it = pipelines_.find(name); it != pipelines_.end()) return it->second;
+    if (auto it = std::find(stack_.begin(), stack_.end(), name); it != stack_.end()) {
+      std::string chain;
+      for (; it != stack_.end(); ++it) chain += *it + " -> ";
+      throw ConfigError(ref_pos, ref_path, "pipeline cycle: " + chain + name);
+    }
+    std::string file;
+    for (const auto& dir : dirs_) {
+      fs::path candidate = fs::path(dir) / (name + ".yaml");
+      std::error_code ec;
+      if (fs::is_regular_file(candidate, ec)) {
+        file = candidate.string();
+        break;
+      }
+    }
+    if (file.empty()) {
+      std::string searched;
+      for (const auto& d : dirs_) searched += (searched.empty() ? "" : ", ") + d;
+      throw ConfigError(ref_pos, ref_path,
+                        fmt::format("pipeline {} not found: no {}.yaml in [{}]", name, name, searched));
+    }
+    stack_.push_back(name);
+    YAML::Node root = parse_yaml(read_text(file), file);
+    std::string base = "pipeline " + name;
+    YamlMap m(root, file, base, SourcePos{file, 1, 1});
+    m.only({"name", "description", "stages"});
+    auto declared = m.get<std::string>("name");
+    if (declared != name) {
+      m.fail("name", fmt::format("pipeline name '{}' does not match its file name {}.yaml",
+                                 declared, name));
+    }
+    m.get_or<std::string>("description", "");
+    if (!m.has("stages")) m.fail("stages", "missing required key");
+    auto stages_node = m.node("stages");
+    m.done();
+    std::vector<StageSpec> stages = expand(stages_node, file, m.path("stages"));
+    stack_.pop_back();
+    return pipelines_.emplace(name, std::move(stages)).first->second;
+  }
+
+  std::vector<std::string> dirs_;
+  std::string file_;
+  std::map<std::string, std::string> devices_;  // EAL device name -> "router.port"
+  SourcePos workers_pos_;
+  std::vector<std::vector<PollSite>> poll_sites_;  // per worker, per poll entry
+  std::map<std::string, std::vector<StageSpec>> pipelines_;
+  std::vector<std::string> stack_;  // pipelines being expanded, outermost first
+  std::vector<std::pair<YAML::Node, StageSpec>> stage_maps_;
+};
+
+}  // namespace
+
+Config load_config_string(const std::string& text, const std::string& file,
+                          const std::vector<std::string>& pipeline_dirs) {
+  return Loader(pipeline_dirs).load(text, file);
+}
+
+Config load_config(const std::string& path, const std::vector<std::string>& pipeline_dirs) {
+  return load_config_string(read_text(path), path, pipeline_dirs);
+}
+
+std::vector<std::string> default_pipeline_dirs(const std::string& config_path) {
+  fs::path dir = fs::path(config_path).parent_path();
+  if (dir.empty()) dir = ".";
+  return {(dir / "pipelines").lexically_normal().string(),
+          (dir / ".." / "pipelines").lexically_normal().string()};
+}
+
+}  // namespace pathlab
