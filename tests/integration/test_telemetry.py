@@ -12,7 +12,7 @@ def port_entries(obj, name, parent_key=None):
     out = []
     if isinstance(obj, dict):
         key_match = parent_key is not None and (
-            parent_key == name or any(parent_key.endswith(sep + name) for sep in "./:"))
+            parent_key == name or any(parent_key.endswith(sep + name) for sep in "./:_-"))
         if key_match or obj.get("name") == name or obj.get("port") == name:
             out.append(obj)
         for k, v in obj.items():
