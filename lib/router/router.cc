@@ -32,6 +32,30 @@ inline bool is_nd_type(uint8_t t) { return t >= 133 && t <= 137; }
 
 }  // namespace
 
+void Router::hand_over(rte_mbuf* m, CtrlKind kind, uint8_t in, uint8_t family) const {
+  PktMeta& md = meta(m);
+  md.ctrl = kind;
+  md.router = index;
+  md.in_port = in;
+  md.family = family;
+}
+
+void Router::hand_over_unresolved(rte_mbuf* m, uint8_t in, uint8_t port, const NeighKey* gw) const {
+  const bool v4 = m->packet_type == kPtype4;
+  hand_over(m, CtrlKind::Resolve, in, v4 ? 4 : 6);
+  PktMeta& md = meta(m);
+  md.out_port = port;
+  md.nh = m->hash.usr;
+  if (gw != nullptr) {
+    md.hop4 = gw->ip4;
+    std::memcpy(md.hop6, gw->ip6, 16);
+  } else if (v4) {
+    md.hop4 = rte_be_to_cpu_32(rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, kEthLen)->dst_addr);
+  } else {
+    std::memcpy(md.hop6, rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, kEthLen)->dst_addr, 16);
+  }
+}
+
 bool IcmpLimiter::take(uint64_t now, uint64_t hz) {
   if (rate == 0) return false;
   const uint64_t cap = burst * hz;
@@ -134,7 +158,7 @@ void Router::process(const WorkerIo& io, uint8_t in, rte_mbuf** pkts, uint16_t n
   rw.ingress[in].run(rw.in);
   forward(rw, in);
   for (uint8_t p = 0; p < ports.size(); ++p) {
-    if (rw.out[p].n != 0) output(rw, io, p);
+    if (rw.out[p].n != 0) output(rw, io, in, p);
   }
 }
 
@@ -166,9 +190,6 @@ void Router::input(RouterWorker& rw, const WorkerIo& io, uint8_t in, rte_mbuf** 
       continue;
     }
     const uint16_t type = rte_be_to_cpu_16(eth->ether_type);
-    PktMeta& md = meta(m);
-    md.in_port = in;
-    md.router = index;
     m->l2_len = kEthLen;
 
     if (type == parse::kEtherIpv4) [[likely]] {
@@ -200,7 +221,7 @@ void Router::input(RouterWorker& rw, const WorkerIo& io, uint8_t in, rte_mbuf** 
       const uint32_t total = rte_be_to_cpu_16(h->total_length);
       if (total + kEthLen < len) rte_pktmbuf_trim(m, static_cast<uint16_t>(len - kEthLen - total));  // padding
       m->l3_len = rte_ipv4_hdr_len(h);
-      md.family = 4;
+      m->packet_type = kPtype4;
       b.pkts[b.n++] = m;
     } else if (type == parse::kEtherIpv6) {
       const uint8_t* ip = frame + kEthLen;
@@ -219,10 +240,10 @@ void Router::input(RouterWorker& rw, const WorkerIo& io, uint8_t in, rte_mbuf** 
       const uint32_t total = 40u + rte_be_to_cpu_16(h->payload_len);
       if (total + kEthLen < len) rte_pktmbuf_trim(m, static_cast<uint16_t>(len - kEthLen - total));
       m->l3_len = 40;
-      md.family = 6;
+      m->packet_type = kPtype6;
       // Neighbour discovery goes to the control path (hop limit 255, no extension headers).
       if (h->proto == kProtoIcmp6 && total >= 41 && is_nd_type(ip[40]) && h->hop_limits == 255) {
-        md.ctrl = CtrlKind::Nd;
+        hand_over(m, CtrlKind::Nd, in, 6);
         ctrl[nctrl++] = m;
         continue;
       }
@@ -232,7 +253,7 @@ void Router::input(RouterWorker& rw, const WorkerIo& io, uint8_t in, rte_mbuf** 
       }
       b.pkts[b.n++] = m;
     } else if (type == parse::kEtherArp) {
-      md.ctrl = CtrlKind::Arp;
+      hand_over(m, CtrlKind::Arp, in, 0);
       ctrl[nctrl++] = m;
     } else if (type == parse::kEtherVlan || type == parse::kEtherQinQ) {
       drop(rw, Drop::EthVlan, m);
@@ -256,7 +277,7 @@ void Router::forward(RouterWorker& rw, uint8_t in) {
   uint16_t idx4[kMaxBurst];
   uint16_t n4 = 0;
   for (uint16_t i = 0; i < b.n; ++i) {
-    if (meta(b.pkts[i]).family == 4) {
+    if (b.pkts[i]->packet_type == kPtype4) {
       const auto* h = rte_pktmbuf_mtod_offset(b.pkts[i], const rte_ipv4_hdr*, kEthLen);
       dst4[n4] = rte_be_to_cpu_32(h->dst_addr);
       idx4[n4++] = i;
@@ -282,7 +303,6 @@ void Router::forward(RouterWorker& rw, uint8_t in) {
 
 bool Router::forward4(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bool found) {
   auto* h = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, kEthLen);
-  PktMeta& md = meta(m);
   if (!found) [[unlikely]] {
     if (!rw.icmp.take(rte_get_tsc_cycles(), tsc_hz_)) {
       drop(rw, Drop::IcmpRateLimited, m);
@@ -339,9 +359,7 @@ bool Router::forward4(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bo
   h->time_to_live--;
   h->hdr_checksum = csum::update16(h->hdr_checksum, old_w,
                                    *reinterpret_cast<const uint16_t*>(&h->time_to_live));
-  md.out_port = hop.port;
-  md.nh = nh;
-  md.hop4 = rte_be_to_cpu_32(h->dst_addr);
+  m->hash.usr = nh;
   Batch& ob = rw.out[hop.port];
   ob.pkts[ob.n++] = m;
   return true;
@@ -355,18 +373,14 @@ bool Router::route_generated4(RouterWorker& rw, rte_mbuf* m) {
     drop(rw, Drop::IcmpUnroutable, m);
     return false;
   }
-  PktMeta& md = meta(m);
-  md.out_port = nexthops[nh].port;
-  md.nh = nh;
-  md.hop4 = dst;
-  Batch& ob = rw.out[md.out_port];
+  m->hash.usr = nh;
+  Batch& ob = rw.out[nexthops[nh].port];
   ob.pkts[ob.n++] = m;
   return true;
 }
 
 bool Router::forward6(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bool found) {
   auto* h = rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr*, kEthLen);
-  PktMeta& md = meta(m);
   Ip6Addr dst;
   std::memcpy(dst.b.data(), h->dst_addr, 16);
   const bool local = (found && nexthops[nh].kind == NextHop::Kind::Local) ||
@@ -380,7 +394,7 @@ bool Router::forward6(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bo
         reinterpret_cast<const uint8_t*>(h)[40] == 128) {
       icmp::make_ip6_echo_reply(m, kEthLen);
       event(rw, Event::EchoReplies);
-      return route_generated6(rw, m);
+      return route_generated6(rw, in, m);
     }
     drop(rw, Drop::LocalUnsupported, m);
     return false;
@@ -399,7 +413,7 @@ bool Router::forward6(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bo
       return false;
     }
     event(rw, Event::IcmpNetUnreachable);
-    return route_generated6(rw, m);
+    return route_generated6(rw, in, m);
   }
   if (h->hop_limits <= 1) [[unlikely]] {
     if (!rw.icmp.take(rte_get_tsc_cycles(), tsc_hz_)) {
@@ -411,7 +425,7 @@ bool Router::forward6(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bo
       return false;
     }
     event(rw, Event::IcmpTimeExceeded);
-    return route_generated6(rw, m);
+    return route_generated6(rw, in, m);
   }
   const NextHop& hop = nexthops[nh];
   const PortRt& out = ports[hop.port];
@@ -425,42 +439,34 @@ bool Router::forward6(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bo
       return false;
     }
     event(rw, Event::IcmpFragNeeded);
-    return route_generated6(rw, m);
+    return route_generated6(rw, in, m);
   }
   h->hop_limits--;
-  md.out_port = hop.port;
-  md.nh = nh;
-  std::memcpy(md.hop6, h->dst_addr, 16);
+  m->hash.usr = nh;
   Batch& ob = rw.out[hop.port];
   ob.pkts[ob.n++] = m;
   return true;
 }
 
-bool Router::route_generated6(RouterWorker& rw, rte_mbuf* m) {
+bool Router::route_generated6(RouterWorker& rw, uint8_t in, rte_mbuf* m) {
   const auto* h = rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, kEthLen);
-  PktMeta& md = meta(m);
-  Ip6Addr dst;
-  std::memcpy(dst.b.data(), h->dst_addr, 16);
-  if (dst.is_link_local()) {
-    // Back out of the port it came in on, to a link-local neighbour.
-    md.out_port = md.in_port;
-    md.nh = UINT32_MAX;
-  } else {
+  uint8_t out = in;  // a link-local destination: back out of the port it came in on
+  m->hash.usr = kNoNextHop;
+  if ((h->dst_addr[0] != 0xfe) || ((h->dst_addr[1] & 0xc0) != 0x80)) {
     uint32_t nh = 0;
     if (rte_lpm6_lookup(lpm6, h->dst_addr, &nh) != 0 || nexthops[nh].kind == NextHop::Kind::Local) {
       drop(rw, Drop::IcmpUnroutable, m);
       return false;
     }
-    md.out_port = nexthops[nh].port;
-    md.nh = nh;
+    out = nexthops[nh].port;
+    m->hash.usr = nh;
   }
-  std::memcpy(md.hop6, h->dst_addr, 16);
-  Batch& ob = rw.out[md.out_port];
+  Batch& ob = rw.out[out];
   ob.pkts[ob.n++] = m;
   return true;
 }
 
-void Router::output(RouterWorker& rw, const WorkerIo& io, uint8_t port) {
+void Router::output(RouterWorker& rw, const WorkerIo& io, uint8_t in, uint8_t port) {
   Batch& b = rw.out[port];
   rw.egress[port].run(b);
   const PortRt& p = ports[port];
@@ -469,35 +475,35 @@ void Router::output(RouterWorker& rw, const WorkerIo& io, uint8_t port) {
   uint16_t kept = 0;
   for (uint16_t i = 0; i < b.n; ++i) {
     rte_mbuf* m = b.pkts[i];
-    PktMeta& md = meta(m);
-    uint32_t ni = NeighbourTable::kNone;
-    if (md.nh != UINT32_MAX && nexthops[md.nh].kind == NextHop::Kind::Gateway) {
-      ni = nexthops[md.nh].neigh;
-    } else if (md.family == 4) {
-      ni = neigh->find(neigh_key4(port, Ip4Addr{md.hop4}));
+    const uint32_t nh = m->hash.usr;
+    const bool v4 = m->packet_type == kPtype4;
+    const bool gateway = nh != kNoNextHop && nexthops[nh].kind == NextHop::Kind::Gateway;
+    uint32_t ni;
+    if (gateway) {
+      ni = nexthops[nh].neigh;
+    } else if (v4) {
+      const auto* h = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, kEthLen);
+      ni = neigh->find(neigh_key4(port, Ip4Addr{rte_be_to_cpu_32(h->dst_addr)}));
     } else {
-      Ip6Addr a;
-      std::memcpy(a.b.data(), md.hop6, 16);
-      ni = neigh->find(neigh_key6(port, a));
+      const auto* h = rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, kEthLen);
+      NeighKey k{};
+      k.family = 6;
+      k.port = port;
+      std::memcpy(k.ip6, h->dst_addr, 16);
+      ni = neigh->find(k);
     }
     const uint64_t w = ni == NeighbourTable::kNone
                            ? 0
                            : neigh->at(ni).word.load(std::memory_order_acquire);
     if (!neigh_usable(w)) [[unlikely]] {
-      if (ni != NeighbourTable::kNone && md.nh != UINT32_MAX &&
-          nexthops[md.nh].kind == NextHop::Kind::Gateway) {
-        const NeighKey& k = neigh->at(ni).key;
-        md.hop4 = k.ip4;
-        std::memcpy(md.hop6, k.ip6, 16);
-      }
-      md.ctrl = CtrlKind::Resolve;
+      hand_over_unresolved(m, in, port, gateway ? &neigh->at(ni).key : nullptr);
       pending[npending++] = m;
       continue;
     }
     auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
     for (int k = 0; k < 6; ++k) eth->dst_addr.addr_bytes[k] = static_cast<uint8_t>(w >> (8 * k));
     eth->src_addr = p.mac;
-    eth->ether_type = rte_cpu_to_be_16(md.family == 4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
+    eth->ether_type = rte_cpu_to_be_16(v4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
     b.pkts[kept++] = m;
   }
   b.n = 0;

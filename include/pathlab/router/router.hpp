@@ -18,11 +18,18 @@
 #include "pathlab/config/config.hpp"
 #include "pathlab/engine/chain.hpp"
 #include "pathlab/router/drops.hpp"
+#include "pathlab/router/meta.hpp"
 #include "pathlab/router/neighbour.hpp"
 
 namespace pathlab {
 
 enum class PortKind : uint8_t { Eth, Ring };
+
+// Fast-path packet state lives in the mbuf's first cache line: packet_type holds the L3 family,
+// hash.usr the next-hop index (kNoNextHop: a link-local destination, resolved on the in port).
+inline constexpr uint32_t kPtype4 = RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV4;
+inline constexpr uint32_t kPtype6 = RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV6;
+inline constexpr uint32_t kNoNextHop = UINT32_MAX;
 
 struct PortRt {
   std::string name;
@@ -154,8 +161,11 @@ class Router {
   bool forward4(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bool found);
   bool forward6(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bool found);
   bool route_generated4(RouterWorker& rw, rte_mbuf* m);
-  bool route_generated6(RouterWorker& rw, rte_mbuf* m);
-  void output(RouterWorker& rw, const WorkerIo& io, uint8_t port);
+  bool route_generated6(RouterWorker& rw, uint8_t in, rte_mbuf* m);
+  void output(RouterWorker& rw, const WorkerIo& io, uint8_t in, uint8_t port);
+  // Fills PktMeta for the control path; the fast path keeps its state in the mbuf's first line.
+  void hand_over(rte_mbuf* m, CtrlKind kind, uint8_t in, uint8_t family) const;
+  void hand_over_unresolved(rte_mbuf* m, uint8_t in, uint8_t port, const NeighKey* gw) const;
   void transmit(RouterWorker& rw, const WorkerIo& io, uint8_t port, rte_mbuf** pkts, uint16_t n);
   void to_ctrl(RouterWorker& rw, const WorkerIo& io, rte_mbuf** pkts, uint16_t n);
   void drop(RouterWorker& rw, Drop why, rte_mbuf* m) {
