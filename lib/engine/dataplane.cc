@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -86,6 +87,8 @@ int worker_main(void* arg) {
   return 0;
 }
 
+std::string tel_key(std::string_view name);
+
 // Telemetry callbacks read the running dataplane under this lock.
 std::mutex g_tel_lock;
 Dataplane* g_tel_dp = nullptr;
@@ -97,6 +100,8 @@ int tel_ports(const char* cmd, const char*, rte_tel_data* d) {
   rte_tel_data_start_dict(d);
   for (Router* r : g_tel_dp->routers()) {
     const RouterTotals t = g_tel_dp->totals(*r);
+    rte_tel_data* rd = rte_tel_data_alloc();
+    rte_tel_data_start_dict(rd);
     for (size_t i = 0; i < r->ports.size(); ++i) {
       rte_tel_data* c = rte_tel_data_alloc();
       rte_tel_data_start_dict(c);
@@ -105,9 +110,9 @@ int tel_ports(const char* cmd, const char*, rte_tel_data* d) {
       rte_tel_data_add_dict_u64(c, "tx_packets", t.ports[i].tx_pkts);
       rte_tel_data_add_dict_u64(c, "tx_bytes", t.ports[i].tx_bytes);
       rte_tel_data_add_dict_u64(c, "ctrl_tx_packets", t.ports[i].ctrl_tx_pkts);
-      const std::string name = r->id + "." + r->ports[i].name;
-      rte_tel_data_add_dict_container(d, name.c_str(), c, 0);
+      rte_tel_data_add_dict_container(rd, tel_key(r->ports[i].name).c_str(), c, 0);
     }
+    rte_tel_data_add_dict_container(d, tel_key(r->id).c_str(), rd, 0);
   }
   return 0;
 }
@@ -121,9 +126,9 @@ int tel_drops(const char* cmd, const char*, rte_tel_data* d) {
     const RouterTotals t = g_tel_dp->totals(*r);
     rte_tel_data* c = rte_tel_data_alloc();
     rte_tel_data_start_dict(c);
-    for (const auto& [name, v] : t.drops) rte_tel_data_add_dict_u64(c, name.c_str(), v);
+    for (const auto& [name, v] : t.drops) rte_tel_data_add_dict_u64(c, tel_key(name).c_str(), v);
     rte_tel_data_add_dict_u64(c, "consumed", t.consumed);
-    rte_tel_data_add_dict_container(d, r->id.c_str(), c, 0);
+    rte_tel_data_add_dict_container(d, tel_key(r->id).c_str(), c, 0);
   }
   return 0;
 }
@@ -137,10 +142,19 @@ int tel_stages(const char* cmd, const char*, rte_tel_data* d) {
     const RouterTotals t = g_tel_dp->totals(*r);
     rte_tel_data* c = rte_tel_data_alloc();
     rte_tel_data_start_dict(c);
-    for (const auto& [name, v] : t.events) rte_tel_data_add_dict_u64(c, name.c_str(), v);
-    rte_tel_data_add_dict_container(d, r->id.c_str(), c, 0);
+    for (const auto& [name, v] : t.events) rte_tel_data_add_dict_u64(c, tel_key(name).c_str(), v);
+    rte_tel_data_add_dict_container(d, tel_key(r->id).c_str(), c, 0);
   }
   return 0;
+}
+
+// DPDK 22.11 telemetry takes only [A-Za-z0-9_/] in dict keys.
+std::string tel_key(std::string_view name) {
+  std::string k(name);
+  for (char& c : k) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '/') c = '_';
+  }
+  return k;
 }
 
 uint16_t port_by_name(const std::string& name) {
