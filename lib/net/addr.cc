@@ -145,9 +145,13 @@ std::string to_string(const Ip6Addr& a) {
   return buf;
 }
 
-std::string to_string(const Ip4Prefix& p) { return to_string(p.addr) + '/' + std::to_string(p.len); }
+std::string to_string(const Ip4Prefix& p) {
+  return to_string(p.addr) + '/' + std::to_string(p.len);
+}
 
-std::string to_string(const Ip6Prefix& p) { return to_string(p.addr) + '/' + std::to_string(p.len); }
+std::string to_string(const Ip6Prefix& p) {
+  return to_string(p.addr) + '/' + std::to_string(p.len);
+}
 
 // RFC 4291 2.7.1: ff02::1:ff00:0/104 plus the low 24 bits of the address.
 Ip6Addr solicited_node(const Ip6Addr& a) {
@@ -165,8 +169,8 @@ MacAddr multicast_mac(const Ip6Addr& a) {
 
 // RFC 4291 appendix A: insert ff:fe in the middle and invert the universal/local bit.
 Ip6Addr link_local_from_mac(const MacAddr& m) {
-  return Ip6Addr{{0xfe, 0x80, 0, 0, 0, 0, 0, 0, static_cast<uint8_t>(m.b[0] ^ 0x02), m.b[1],
-                  m.b[2], 0xff, 0xfe, m.b[3], m.b[4], m.b[5]}};
+  return Ip6Addr{{0xfe, 0x80, 0, 0, 0, 0, 0, 0, static_cast<uint8_t>(m.b[0] ^ 0x02), m.b[1], m.b[2],
+                  0xff, 0xfe, m.b[3], m.b[4], m.b[5]}};
 }
 
 }  // namespace pathlab

@@ -75,8 +75,8 @@ uint8_t* make_room(rte_mbuf* m, uint16_t l2_len, uint32_t quote, uint16_t grow) 
     if (src != tmp) {
       std::memcpy(tmp, src, keep);
     }
-    new_off = std::min<uint32_t>(m->data_off >= grow ? m->data_off - grow : 0u,
-                                 m->buf_len - final_len);
+    new_off =
+        std::min<uint32_t>(m->data_off >= grow ? m->data_off - grow : 0u, m->buf_len - final_len);
     std::memcpy(buf + new_off, tmp, l2_len);
     std::memcpy(buf + new_off + l2_len + grow, tmp + l2_len, quote);
   } else if (m->data_off >= grow) {
@@ -104,13 +104,20 @@ uint8_t* make_room(rte_mbuf* m, uint16_t l2_len, uint32_t quote, uint16_t grow) 
 
 const char* name(Refuse r) {
   switch (r) {
-    case Refuse::None: return "none";
-    case Refuse::NotFirstFragment: return "not_first_fragment";
-    case Refuse::AboutIcmpError: return "about_icmp_error";
-    case Refuse::BadSource: return "bad_source";
-    case Refuse::MulticastDest: return "multicast_dest";
-    case Refuse::NoHeadroom: return "no_headroom";
-    case Refuse::Malformed: return "malformed";
+    case Refuse::None:
+      return "none";
+    case Refuse::NotFirstFragment:
+      return "not_first_fragment";
+    case Refuse::AboutIcmpError:
+      return "about_icmp_error";
+    case Refuse::BadSource:
+      return "bad_source";
+    case Refuse::MulticastDest:
+      return "multicast_dest";
+    case Refuse::NoHeadroom:
+      return "no_headroom";
+    case Refuse::Malformed:
+      return "malformed";
   }
   return "unknown";
 }

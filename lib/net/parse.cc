@@ -67,22 +67,32 @@ bool ip6_upper_layer(const uint8_t* ip, uint32_t len, uint8_t& proto, uint32_t& 
 
 const char* name(Ip4Result r) {
   switch (r) {
-    case Ip4Result::Ok: return "ok";
-    case Ip4Result::Truncated: return "truncated";
-    case Ip4Result::BadVersion: return "bad_version";
-    case Ip4Result::BadHeaderLength: return "bad_header_length";
-    case Ip4Result::BadTotalLength: return "bad_total_length";
-    case Ip4Result::BadChecksum: return "bad_checksum";
+    case Ip4Result::Ok:
+      return "ok";
+    case Ip4Result::Truncated:
+      return "truncated";
+    case Ip4Result::BadVersion:
+      return "bad_version";
+    case Ip4Result::BadHeaderLength:
+      return "bad_header_length";
+    case Ip4Result::BadTotalLength:
+      return "bad_total_length";
+    case Ip4Result::BadChecksum:
+      return "bad_checksum";
   }
   return "unknown";
 }
 
 const char* name(Ip6Result r) {
   switch (r) {
-    case Ip6Result::Ok: return "ok";
-    case Ip6Result::Truncated: return "truncated";
-    case Ip6Result::BadVersion: return "bad_version";
-    case Ip6Result::BadPayloadLength: return "bad_payload_length";
+    case Ip6Result::Ok:
+      return "ok";
+    case Ip6Result::Truncated:
+      return "truncated";
+    case Ip6Result::BadVersion:
+      return "bad_version";
+    case Ip6Result::BadPayloadLength:
+      return "bad_payload_length";
   }
   return "unknown";
 }

@@ -37,12 +37,12 @@ inline constexpr uint16_t kMaxL2Len = 64;   // longer l2_len is refused as Malfo
 // Why an error was not generated (RFC 1812 4.3.2.7, RFC 4443 2.4 (e)).
 enum class Refuse : uint8_t {
   None,
-  NotFirstFragment,   // IPv4 fragment offset != 0
-  AboutIcmpError,     // the packet is itself an ICMP error
-  BadSource,          // source is multicast, broadcast, loopback, unspecified
-  MulticastDest,      // destination is multicast/broadcast (except IPv6 PTB)
-  NoHeadroom,         // mbuf cannot grow (buffer too small, or indirect / shared mbuf)
-  Malformed,          // no complete IP header after l2_len, wrong version, bad lengths
+  NotFirstFragment,  // IPv4 fragment offset != 0
+  AboutIcmpError,    // the packet is itself an ICMP error
+  BadSource,         // source is multicast, broadcast, loopback, unspecified
+  MulticastDest,     // destination is multicast/broadcast (except IPv6 PTB)
+  NoHeadroom,        // mbuf cannot grow (buffer too small, or indirect / shared mbuf)
+  Malformed,         // no complete IP header after l2_len, wrong version, bad lengths
 };
 
 const char* name(Refuse r);
@@ -53,12 +53,12 @@ inline bool ip4_bad_error_source(uint32_t a) {
   const uint32_t top = a >> 24;
   return top == 0 || top == 127 || top >= 224;
 }
-inline bool ip4_multicast_or_broadcast(uint32_t a) {
-  return (a >> 28) == 0xe || a == 0xffffffffu;
-}
+inline bool ip4_multicast_or_broadcast(uint32_t a) { return (a >> 28) == 0xe || a == 0xffffffffu; }
 // ICMPv4 types that are error messages (RFC 1812 4.3.2.7 / RFC 792): destination unreachable,
 // source quench, redirect, time exceeded, parameter problem.
-inline bool ip4_is_error_type(uint8_t t) { return t == 3 || t == 4 || t == 5 || t == 11 || t == 12; }
+inline bool ip4_is_error_type(uint8_t t) {
+  return t == 3 || t == 4 || t == 5 || t == 11 || t == 12;
+}
 
 // A Refuse other than None leaves the mbuf untouched.
 // type/code per RFC 792; `rest` is the 32-bit word after the checksum (host order), e.g. the

@@ -32,9 +32,7 @@ inline constexpr uint8_t kIp6NoNext = 59;
 inline constexpr uint8_t kIp6DestOpts = 60;
 
 // Big-endian loads from unaligned packet bytes.
-inline uint16_t load_be16(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
+inline uint16_t load_be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 inline uint32_t load_be32(const uint8_t* p) {
   return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
 }
@@ -73,18 +71,18 @@ inline L2 ethernet(const uint8_t* frame, uint32_t len) {
 
 enum class Ip4Result : uint8_t {
   Ok,
-  Truncated,       // fewer than 20 bytes
+  Truncated,  // fewer than 20 bytes
   BadVersion,
-  BadHeaderLength, // IHL < 5 or header longer than the data
-  BadTotalLength,  // total length < IHL*4 or > data available
+  BadHeaderLength,  // IHL < 5 or header longer than the data
+  BadTotalLength,   // total length < IHL*4 or > data available
   BadChecksum,
 };
 
 enum class Ip6Result : uint8_t {
   Ok,
-  Truncated,       // fewer than 40 bytes
+  Truncated,  // fewer than 40 bytes
   BadVersion,
-  BadPayloadLength, // 40 + payload length > data available
+  BadPayloadLength,  // 40 + payload length > data available
 };
 
 // `len` is the bytes available from the IP header on. verify_checksum is false when the NIC
