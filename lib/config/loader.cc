@@ -3,6 +3,7 @@
 // The format and the rules are documented in docs/config.md.
 #include "pathlab/config/loader.hpp"
 
+#include <fmt/format.h>
 #include <rte_config.h>
 
 #include <algorithm>
@@ -16,8 +17,6 @@
 #include <sstream>
 #include <utility>
 
-#include <fmt/format.h>
-
 #include "pathlab/config/yaml_reader.hpp"
 #include "pathlab/engine/stage.hpp"
 
@@ -28,9 +27,9 @@ namespace fs = std::filesystem;
 
 bool valid_name(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-';
-         });
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
 }
 
 std::string read_name(YamlMap& m, std::string_view key) {
@@ -45,7 +44,9 @@ bool looks_v6(std::string_view s) { return s.find(':') != std::string_view::npos
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(SourcePos{path, 0, 0}, "", fmt::format("cannot open: {}", std::strerror(errno)));
+  if (!in)
+    throw ConfigError(SourcePos{path, 0, 0}, "",
+                      fmt::format("cannot open: {}", std::strerror(errno)));
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -66,7 +67,8 @@ YAML::Node parse_yaml(const std::string& text, const std::string& file) {
 
 void check_unicast_mac(YamlMap& m, std::string_view key, const MacAddr& mac) {
   if (mac.is_zero()) m.fail(key, "MAC address must not be zero");
-  if (mac.b[0] & 1) m.fail(key, fmt::format("{} is a multicast MAC address", m.get<std::string>(key)));
+  if (mac.b[0] & 1)
+    m.fail(key, fmt::format("{} is a multicast MAC address", m.get<std::string>(key)));
 }
 
 // Per-family helpers, so that routes and neighbours are written once.
@@ -167,7 +169,7 @@ class Loader {
       }
     }
     p.burst = m.get_or_in<uint16_t>("burst", p.burst, 1, 256);
-    p.mbufs = m.get_or_in<uint32_t>("mbufs", p.mbufs, 1023, 1u << 24);
+    p.mbufs = m.get_or_in<uint32_t>("mbufs", p.mbufs, 256, 1u << 24);
     p.mbuf_cache = m.get_or_in<uint32_t>("mbuf_cache", p.mbuf_cache, 0, RTE_MEMPOOL_CACHE_MAX_SIZE);
     // rte_mempool_create refuses a cache larger than n / 1.5.
     if (uint64_t{p.mbuf_cache} * 3 > uint64_t{p.mbufs} * 2) {
@@ -295,7 +297,8 @@ class Loader {
     return r;
   }
 
-  PortConfig parse_port(YamlMap& m, const RouterConfig& r, std::map<std::string, std::string>& addrs) {
+  PortConfig parse_port(YamlMap& m, const RouterConfig& r,
+                        std::map<std::string, std::string>& addrs) {
     m.only({"name", "device", "mac", "ipv4", "ipv6", "mtu", "queues", "ingress", "egress"});
     PortConfig p;
     p.pos = m.pos();
@@ -398,8 +401,8 @@ class Loader {
       for (const auto& p : r.ports) {
         for (const auto& a : F::addrs(p)) {
           if (a.addr == via) {
-            m.fail("via", fmt::format("next hop {} is an address of router {} (port {})",
-                                      *via_text, r.id, p.name));
+            m.fail("via", fmt::format("next hop {} is an address of router {} (port {})", *via_text,
+                                      r.id, p.name));
           }
         }
       }
@@ -486,7 +489,8 @@ class Loader {
     if (!names.insert(l.name).second) m.fail("name", fmt::format("duplicate link name {}", l.name));
     if (!m.has("ends")) m.fail("ends", "missing required key");
     auto ends = m.items("ends");
-    if (ends.size() != 2) m.fail("ends", "expected a list of two ports: [router.port, router.port]");
+    if (ends.size() != 2)
+      m.fail("ends", "expected a list of two ports: [router.port, router.port]");
     l.ring_size = m.get_or_in<uint32_t>("ring_size", l.ring_size, 64, 65536);
     if ((l.ring_size & (l.ring_size - 1)) != 0) {
       m.fail("ring_size", fmt::format("ring_size {} is not a power of two", l.ring_size));
@@ -541,12 +545,13 @@ class Loader {
         if (p == nullptr) err(fmt::format("no port {} in router {}", ps.port, ps.router));
         std::string name = ps.router + "." + ps.port;
         if (ps.queue >= p->rx_queues) {
-          err(fmt::format("{} has no queue {} (it has {} rx queue{})", name, ps.queue,
-                          p->rx_queues, p->rx_queues == 1 ? "" : "s"));
+          err(fmt::format("{} has no queue {} (it has {} rx queue{})", name, ps.queue, p->rx_queues,
+                          p->rx_queues == 1 ? "" : "s"));
         }
         std::string owner = fmt::format("process.workers[{}]", w);
         auto [it, fresh] = polled.emplace(std::pair{name, ps.queue}, owner);
-        if (!fresh) err(fmt::format("{} queue {} is already polled by {}", name, ps.queue, it->second));
+        if (!fresh)
+          err(fmt::format("{} queue {} is already polled by {}", name, ps.queue, it->second));
       }
     }
     for (const auto& r : cfg.routers) {
@@ -590,7 +595,8 @@ class Loader {
         continue;
       }
       if (!entry.IsMap()) {
-        throw ConfigError(epos, epath, "expected a stage name, {stage: NAME, ...} or {pipeline: NAME}");
+        throw ConfigError(epos, epath,
+                          "expected a stage name, {stage: NAME, ...} or {pipeline: NAME}");
       }
       // A map seen before through a YAML alias has had its "stage" key taken out already.
       auto seen = std::find_if(stage_maps_.begin(), stage_maps_.end(),
@@ -621,7 +627,8 @@ class Loader {
         stage_maps_.emplace_back(entry, spec);
         out.push_back(std::move(spec));
       } else {
-        throw ConfigError(epos, epath, "expected a stage name, {stage: NAME, ...} or {pipeline: NAME}");
+        throw ConfigError(epos, epath,
+                          "expected a stage name, {stage: NAME, ...} or {pipeline: NAME}");
       }
     }
     return out;
@@ -654,8 +661,9 @@ class Loader {
     if (file.empty()) {
       std::string searched;
       for (const auto& d : dirs_) searched += (searched.empty() ? "" : ", ") + d;
-      throw ConfigError(ref_pos, ref_path,
-                        fmt::format("pipeline {} not found: no {}.yaml in [{}]", name, name, searched));
+      throw ConfigError(
+          ref_pos, ref_path,
+          fmt::format("pipeline {} not found: no {}.yaml in [{}]", name, name, searched));
     }
     stack_.push_back(name);
     YAML::Node root = parse_yaml(read_text(file), file);

@@ -1,14 +1,14 @@
 // Typed YAML reading: scalar conversion with range checks, and maps that reject unknown keys.
 #include "pathlab/config/yaml_reader.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <limits>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "pathlab/net/addr.hpp"
 
@@ -55,7 +55,8 @@ T to_int(const YAML::Node& node, const std::string& file, const std::string& pat
   const std::string& s = scalar(node, file, path, "an integer");
   bool neg = false;
   unsigned long long mag = 0;
-  if (!parse_int(s, neg, mag)) bad(node, file, path, fmt::format("expected an integer, got '{}'", s));
+  if (!parse_int(s, neg, mag))
+    bad(node, file, path, fmt::format("expected an integer, got '{}'", s));
   bool fits = false;
   if (!neg) {
     fits = std::in_range<T>(mag);
@@ -122,7 +123,8 @@ T convert(const YAML::Node& node, const std::string& file, const std::string& pa
   } else if constexpr (std::is_same_v<T, Ip4Prefix>) {
     const std::string& s = scalar(node, file, path, "an IPv4 prefix");
     auto v = parse_ip4_prefix(s, false);
-    if (!v) bad(node, file, path, fmt::format("invalid IPv4 prefix '{}' (expected a.b.c.d/len)", s));
+    if (!v)
+      bad(node, file, path, fmt::format("invalid IPv4 prefix '{}' (expected a.b.c.d/len)", s));
     return *v;
   } else if constexpr (std::is_same_v<T, Ip6Prefix>) {
     const std::string& s = scalar(node, file, path, "an IPv6 prefix");
@@ -272,7 +274,7 @@ YamlMap stage_params(const StageSpec& spec, const std::string& file) {
   return YamlMap(spec.params, file, spec.path, spec.pos);
 }
 
-#define PATHLAB_YAML_TYPE(T)                                                          \
+#define PATHLAB_YAML_TYPE(T)                                                        \
   template T convert<T>(const YAML::Node&, const std::string&, const std::string&); \
   template T YamlMap::get<T>(std::string_view);                                     \
   template T YamlMap::get_or<T>(std::string_view, T);                               \

@@ -1,6 +1,16 @@
 #pragma once
 // Loads a config file, expands pipeline references, and validates everything (including each
 // stage's params, through the StageRegistry). Throws ConfigError on the first problem.
+//
+// StageSpec.params convention:
+//   - `count` (a bare name): params is an empty YAML map (it has no mark of its own).
+//   - `{stage: count, every: 2}`: params is that same map node from the file with its "stage" key
+//     removed, so a stage's parser sees ONLY its own keys, each with its position; the map keeps
+//     its position too. Read it with stage_params(spec, file) (yaml_reader.hpp), which falls back
+//     to spec.pos when the map has no mark, then call done() to reject unknown keys.
+//   - `{pipeline: NAME}` is replaced by the stages of NAME.yaml. Those specs have pos.file = the
+//     pipeline file and path "pipeline NAME.stages[i]"; the loader passes spec.pos.file as the
+//     `file` argument of StageRegistry::parse, so errors name the pipeline file.
 #include <string>
 #include <vector>
 

@@ -7,6 +7,8 @@
 //   m.done();   // throws ConfigError for any key that was not read
 // A null node (`key:` with no value) is read as an empty map by YamlMap and as an empty list by
 // list()/items(). Duplicate keys in one map are errors.
+#include <yaml-cpp/yaml.h>
+
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -15,8 +17,6 @@
 #include <string_view>
 #include <type_traits>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "pathlab/config/error.hpp"
 
