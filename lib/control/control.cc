@@ -111,6 +111,7 @@ unsigned Control::poll() {
   }
   // Retries and timeouts of pending resolutions.
   const uint64_t now = rte_get_tsc_cycles();
+  expire(now);
   for (size_t i = 0; i < probing_.size();) {
     auto [r, ni] = probing_[i];
     Neighbour& n = r->neigh->at(ni);
@@ -131,6 +132,22 @@ unsigned Control::poll() {
     ++i;
   }
   return handled;
+}
+
+// Learnt entries older than reachable_s go back to Incomplete: the next packet re-resolves.
+void Control::expire(uint64_t now) {
+  if (now < next_expiry_tsc_) return;
+  next_expiry_tsc_ = now + hz_ / 10;
+  const uint64_t lifetime = hz_ * proc_.nd_reachable_s;
+  for (Router* r : routers_) {
+    for (uint32_t i = 0; i < r->neigh->size(); ++i) {
+      Neighbour& n = r->neigh->at(i);
+      if (neigh_state(n.word.load(std::memory_order_relaxed)) == NeighState::Reachable &&
+          now - n.confirmed_tsc >= lifetime) {
+        n.word.store(pack_neigh({}, NeighState::Incomplete), std::memory_order_release);
+      }
+    }
+  }
 }
 
 void Control::flush() {
@@ -181,6 +198,7 @@ void Control::learn(Router& r, const NeighKey& k, const MacAddr& mac, bool creat
   if (neigh_state(old) == NeighState::Static) return;
   const uint64_t word = pack_neigh(mac, NeighState::Reachable);
   n.word.store(word, std::memory_order_release);
+  n.confirmed_tsc = rte_get_tsc_cycles();
   n.probing = false;
   n.probes = 0;
   release(r, n, word);
@@ -305,12 +323,17 @@ void Control::hold(Router& r, rte_mbuf* m) {
     release(r, n, word);
     return;
   }
-  if (n.held.size() >= proc_.nd_hold_packets) {  // drop the oldest, as Linux does
-    rte_pktmbuf_free(n.held.front());
-    n.held.pop_front();
+  if (proc_.nd_hold_packets == 0) {
+    rte_pktmbuf_free(m);
     event(r, Event::HeldDropped);
+  } else {
+    if (n.held.size() >= proc_.nd_hold_packets) {  // drop the oldest, as Linux does
+      rte_pktmbuf_free(n.held.front());
+      n.held.pop_front();
+      event(r, Event::HeldDropped);
+    }
+    n.held.push_back(m);
   }
-  n.held.push_back(m);
   if (!n.probing) {
     n.word.store(pack_neigh({}, NeighState::Incomplete), std::memory_order_release);
     n.probing = true;

@@ -28,6 +28,15 @@ inline bool bad_source4(uint32_t s) {
   return top == 0 || top == 127 || top >= 224;
 }
 
+// Multicast, loopback (::1) and unspecified (::) sources are not forwarded (RFC 4291 2.5.2-3).
+inline bool bad_source6(const uint8_t* a) {
+  if (a[0] == 0xff) return true;
+  uint64_t hi, lo;
+  std::memcpy(&hi, a, 8);
+  std::memcpy(&lo, a + 8, 8);
+  return hi == 0 && (lo == 0 || lo == rte_cpu_to_be_64(1));
+}
+
 inline bool is_nd_type(uint8_t t) { return t >= 133 && t <= 137; }
 
 }  // namespace
@@ -247,6 +256,10 @@ void Router::input(RouterWorker& rw, const WorkerIo& io, uint8_t in, rte_mbuf** 
         ctrl[nctrl++] = m;
         continue;
       }
+      if (bad_source6(h->src_addr)) [[unlikely]] {  // after ND: DAD probes come from ::
+        drop(rw, Drop::Ip6BadSource, m);
+        continue;
+      }
       if (h->dst_addr[0] == 0xff) [[unlikely]] {
         drop(rw, Drop::Ip6Multicast, m);
         continue;
@@ -312,8 +325,9 @@ bool Router::forward4(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bo
       drop(rw, Drop::NoRoute, m);
       return false;
     }
+    if (!route_generated4(rw, m)) return false;
     event(rw, Event::IcmpNetUnreachable);
-    return route_generated4(rw, m);
+    return true;
   }
   const NextHop& hop = nexthops[nh];
   if (hop.kind == NextHop::Kind::Local) [[unlikely]] {
@@ -322,8 +336,9 @@ bool Router::forward4(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bo
     if (h->next_proto_id == kProtoIcmp && first_frag &&
         rte_pktmbuf_pkt_len(m) >= kEthLen + m->l3_len + 8u && icmph->icmp_type == 8) {
       icmp::make_ip4_echo_reply(m, kEthLen);
+      if (!route_generated4(rw, m)) return false;
       event(rw, Event::EchoReplies);
-      return route_generated4(rw, m);
+      return true;
     }
     drop(rw, Drop::LocalUnsupported, m);
     return false;
@@ -337,8 +352,9 @@ bool Router::forward4(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bo
       drop(rw, Drop::TtlExceeded, m);
       return false;
     }
+    if (!route_generated4(rw, m)) return false;
     event(rw, Event::IcmpTimeExceeded);
-    return route_generated4(rw, m);
+    return true;
   }
   const PortRt& out = ports[hop.port];
   if (rte_be_to_cpu_16(h->total_length) > out.mtu) [[unlikely]] {
@@ -351,8 +367,9 @@ bool Router::forward4(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bo
       drop(rw, Drop::MtuExceeded, m);
       return false;
     }
+    if (!route_generated4(rw, m)) return false;
     event(rw, Event::IcmpFragNeeded);
-    return route_generated4(rw, m);
+    return true;
   }
   // TTL decrement with an incremental checksum update (RFC 1624) of the TTL/protocol word.
   const uint16_t old_w = *reinterpret_cast<const uint16_t*>(&h->time_to_live);
@@ -393,13 +410,15 @@ bool Router::forward6(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bo
         proto == kProtoIcmp6 && off == 40 && avail >= 48 &&
         reinterpret_cast<const uint8_t*>(h)[40] == 128) {
       icmp::make_ip6_echo_reply(m, kEthLen);
+      if (!route_generated6(rw, in, m)) return false;
       event(rw, Event::EchoReplies);
-      return route_generated6(rw, in, m);
+      return true;
     }
     drop(rw, Drop::LocalUnsupported, m);
     return false;
   }
-  if (dst.is_link_local()) [[unlikely]] {
+  // Link-local scope never leaves its link (RFC 4291 2.5.6).
+  if (dst.is_link_local() || (h->src_addr[0] == 0xfe && (h->src_addr[1] & 0xc0) == 0x80)) [[unlikely]] {
     drop(rw, Drop::Ip6LinkLocal, m);
     return false;
   }
@@ -412,8 +431,9 @@ bool Router::forward6(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bo
       drop(rw, Drop::NoRoute, m);
       return false;
     }
+    if (!route_generated6(rw, in, m)) return false;
     event(rw, Event::IcmpNetUnreachable);
-    return route_generated6(rw, in, m);
+    return true;
   }
   if (h->hop_limits <= 1) [[unlikely]] {
     if (!rw.icmp.take(rte_get_tsc_cycles(), tsc_hz_)) {
@@ -424,8 +444,9 @@ bool Router::forward6(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bo
       drop(rw, Drop::TtlExceeded, m);
       return false;
     }
+    if (!route_generated6(rw, in, m)) return false;
     event(rw, Event::IcmpTimeExceeded);
-    return route_generated6(rw, in, m);
+    return true;
   }
   const NextHop& hop = nexthops[nh];
   const PortRt& out = ports[hop.port];
@@ -438,8 +459,9 @@ bool Router::forward6(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bo
       drop(rw, Drop::MtuExceeded, m);
       return false;
     }
+    if (!route_generated6(rw, in, m)) return false;
     event(rw, Event::IcmpFragNeeded);
-    return route_generated6(rw, in, m);
+    return true;
   }
   h->hop_limits--;
   m->hash.usr = nh;

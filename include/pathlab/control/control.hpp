@@ -37,6 +37,7 @@ class Control {
   void send_host_unreachable(Router& r, rte_mbuf* m);
   void inject(Router& r, uint8_t port, rte_mbuf* m);
   void event(Router& r, Event e);
+  void expire(uint64_t now);
 
   std::vector<Router*> routers_;
   std::vector<rte_ring*> from_workers_;
@@ -45,6 +46,7 @@ class Control {
   ProcessConfig proc_;
   uint64_t hz_;
   std::vector<std::pair<Router*, uint32_t>> probing_;
+  uint64_t next_expiry_tsc_ = 0;
 };
 
 }  // namespace pathlab

@@ -33,6 +33,7 @@ struct Neighbour {
   // Control path only:
   std::deque<rte_mbuf*> held;
   uint64_t next_probe_tsc = 0;
+  uint64_t confirmed_tsc = 0;  // when a learnt entry was last confirmed
   uint32_t probes = 0;
   bool probing = false;
 };
