@@ -20,9 +20,9 @@ void expect_reply(Lab& lab, const std::string& name) {
   EXPECT_TRUE(same_frame(out[0], frame(name, "out")));
   EXPECT_EQ(lab.tx_pending(), 0u);
   EXPECT_EQ(lab.ctrl_pending(), 0u);
-  EXPECT_EQ(lab.delta(before), expect_rx(p, 1, {{"tx", 1},
-                                                {"tx:p" + std::to_string(port), 1},
-                                                {"event:echo_replies", 1}}));
+  EXPECT_EQ(
+      lab.delta(before),
+      expect_rx(p, 1, {{"tx", 1}, {"tx:p" + std::to_string(port), 1}, {"event:echo_replies", 1}}));
 }
 
 TEST(Echo, Ipv4) {

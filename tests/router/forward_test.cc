@@ -48,9 +48,8 @@ void check_rewrite(Lab& lab, const Bytes& in, const Bytes& out, uint8_t port) {
     Ip4Addr dst{uint32_t{ip[16]} << 24 | uint32_t{ip[17]} << 16 | uint32_t{ip[18]} << 8 | ip[19]};
     ASSERT_EQ(lab.r().lookup4(dst, nh), 0);
     const NextHop& hop = lab.r().nexthops[nh];
-    const uint32_t ni = hop.kind == NextHop::Kind::Gateway
-                            ? hop.neigh
-                            : lab.r().neigh->find(neigh_key4(port, dst));
+    const uint32_t ni =
+        hop.kind == NextHop::Kind::Gateway ? hop.neigh : lab.r().neigh->find(neigh_key4(port, dst));
     ASSERT_NE(ni, NeighbourTable::kNone);
     EXPECT_EQ(neigh_mac(lab.r().neigh->at(ni).word.load()),
               to_string(MacAddr{{out[0], out[1], out[2], out[3], out[4], out[5]}}));
@@ -77,8 +76,7 @@ TEST(Forward, BytesMatchScapy) {
     check_rewrite(lab, in, out[0], static_cast<uint8_t>(port));
     EXPECT_EQ(lab.tx_pending(), 0u);
     EXPECT_EQ(lab.ctrl_pending(), 0u);
-    EXPECT_EQ(lab.delta(before),
-              expect_rx(P0, 1, {{"tx", 1}, {"tx:p" + std::to_string(port), 1}}));
+    EXPECT_EQ(lab.delta(before), expect_rx(P0, 1, {{"tx", 1}, {"tx:p" + std::to_string(port), 1}}));
   }
   EXPECT_TRUE(lab.balanced());
   EXPECT_EQ(lab.in_use(), 0u);
@@ -147,7 +145,8 @@ TEST(Forward, TxRingFull) {
 // Stage chains on the path: ingress stages of the rx port, egress stages of the tx port. Stage
 // drops count under "<port>.<direction>[<i>].<reason>" and keep the accounting balanced.
 TEST(Forward, ThroughStageChains) {
-  Lab lab(LabOptions{.p0_ingress = "[count]", .p1_egress = "[count]", .p2_egress = "[count, drop]"});
+  Lab lab(
+      LabOptions{.p0_ingress = "[count]", .p1_egress = "[count]", .p2_egress = "[count, drop]"});
   const Bytes to_p1 = frame("fwd4_udp");
   const Bytes to_p2 = frame("fwd4_tcp_df_tos");
   lab.rx(P0, {to_p1, to_p2, to_p1});

@@ -288,6 +288,9 @@ bad.append(("ip6_bad_version", Ether(dst=P_MAC[0], src=H0_MAC, type=0x86DD) /
 bad.append(("ip6_payload_beyond_frame", E0 / IPv6(src=H0_6, dst=H1_6, plen=500) / UDP() /
             payload(8), "ip6/bad_payload_length"))
 bad.append(("ip6_src_multicast", E0 / udp6("ff02::1", H1_6), "ip6/bad_source"))
+bad.append(("ip6_src_loopback", E0 / udp6("::1", H1_6), "ip6/bad_source"))
+bad.append(("ip6_src_unspecified", E0 / udp6("::", H1_6), "ip6/bad_source"))
+bad.append(("ip6_src_link_local", E0 / udp6(H0_LL, H1_6), "ip6/link_local"))
 bad.append(("ip6_dst_multicast", Ether(dst="33:33:00:00:00:01", src=H0_MAC) /
             udp6(H0_6, "ff0e::1"), "ip6/multicast"))
 bad.append(("ip6_dst_link_local_not_ours", E0 / udp6(H0_6, "fe80::99"), "ip6/link_local"))
@@ -305,8 +308,7 @@ bad.append(("local6_link_local_udp", E0 / udp6(H0_LL, P0_LL), "local/unsupported
 for nm, frame, reason in bad:
     add("bad_" + nm, **{"in": frame})
     out["bad_" + nm]["drop"] = reason
-# drops.hpp documents ip6/bad_source as "IPv6 source is multicast or loopback" (RFC 4291 2.5.3:
-# a packet with the loopback source must never be forwarded). Its own test: Ip6LoopbackSource.
+# RFC 4291 2.5.3: a packet from ::1 is never forwarded (its own test: Ip6LoopbackSource).
 add("lo6_src_loopback", **{"in": E0 / udp6("::1", H1_6)})
 out["lo6_src_loopback"]["drop"] = "ip6/bad_source"
 # RFC 4291 2.5.6: routers must not forward packets with a link-local source to other links.
@@ -440,6 +442,15 @@ add("unres_gw4_arp_request",
 add("unres_gw4_arp_reply",
     **{"in": Ether(dst=P_MAC[1], src=H1_MAC) / ARP(op=2, hwsrc=H1_MAC, psrc=H1_4,
                                                    hwdst=P_MAC[1], pdst=P4[1])})
+
+# R7 again, after its entry expired.
+add("r7_arp_request",
+    **{"out": Ether(dst=BCAST, src=P_MAC[0]) / ARP(op=1, hwsrc=P_MAC[0], psrc=P4[0],
+                                                   hwdst="00:00:00:00:00:00", pdst=R7_4),
+       "port": 0})
+add("r7_arp_reply",
+    **{"in": Ether(dst=P_MAC[0], src=R7_MAC) / ARP(op=2, hwsrc=R7_MAC, psrc=R7_4,
+                                                   hwdst=P_MAC[0], pdst=P4[0])})
 
 # Someone claims H0's address (a static neighbour) with another MAC.
 add("arp_request_spoof_h0",

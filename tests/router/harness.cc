@@ -28,9 +28,10 @@ class DpdkEnv : public ::testing::Environment {
   void SetUp() override {
     const std::string prefix =
         std::string("pltest-") + program_invocation_short_name + "-" + std::to_string(getpid());
-    std::vector<std::string> args = {"t", "--no-huge", "-m", "512", "--no-pci", "-l", "0,1",
-                                     "--no-telemetry", "--file-prefix", prefix,
-                                     "--log-level", "*:error"};
+    std::vector<std::string> args = {"t",    "--no-huge",      "-m",
+                                     "512",  "--no-pci",       "-l",
+                                     "0,1",  "--no-telemetry", "--file-prefix",
+                                     prefix, "--log-level",    "*:error"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     ASSERT_GE(rte_eal_init(static_cast<int>(argv.size()), argv.data()), 0) << "rte_eal_init";
@@ -138,12 +139,14 @@ std::string lab_yaml(const LabOptions& o) {
     return list.empty() ? std::string() : std::string(", ") + key + ": " + list;
   };
   y += "      - {name: p0, mac: \"02:00:00:00:01:00\", ipv4: [10.0.0.1/24], "
-       "ipv6: [\"2001:db8::1/64\"]" + chain("ingress", o.p0_ingress) + "}\n";
+       "ipv6: [\"2001:db8::1/64\"]" +
+       chain("ingress", o.p0_ingress) + "}\n";
   y += "      - {name: p1, mac: \"02:00:00:00:01:01\", ipv4: [10.0.1.1/24], "
-       "ipv6: [\"2001:db8:1::1/64\"], mtu: " + std::to_string(o.p1_mtu) +
-       chain("egress", o.p1_egress) + "}\n";
+       "ipv6: [\"2001:db8:1::1/64\"], mtu: " +
+       std::to_string(o.p1_mtu) + chain("egress", o.p1_egress) + "}\n";
   y += "      - {name: p2, mac: \"02:00:00:00:01:02\", ipv4: [10.0.2.1/24], "
-       "ipv6: [\"2001:db8:2::1/64\"]" + chain("egress", o.p2_egress) + "}\n";
+       "ipv6: [\"2001:db8:2::1/64\"]" +
+       chain("egress", o.p2_egress) + "}\n";
   y += "    routes:\n";
   if (o.default_routes) {
     y += "      - {prefix: 0.0.0.0/0, via: 10.0.2.254}\n";

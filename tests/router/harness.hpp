@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,7 +32,7 @@ namespace pltest {
 using Bytes = std::vector<uint8_t>;
 using Counts = std::map<std::string, uint64_t>;
 
-// ---- frames ------------------------------------------------------------------------------------
+// ---- frames -------------------------------------------------------------------------------------
 
 // Path of router_frames.json: $PATHLAB_ROUTER_FRAMES, else
 // $PATHLAB_BUILD_ROOT/tests/router/router_frames.json.
@@ -50,16 +51,16 @@ std::string hex(const Bytes& b);
 // Equal frames, or a message with the first differing offset and both frames in hex.
 ::testing::AssertionResult same_frame(const Bytes& got, const Bytes& want);
 
-// ---- lab -----------------------------------------------------------------------------------------
+// ---- lab ----------------------------------------------------------------------------------------
 
 // Router r1 with ports p0, p1, p2 (see gen_router_frames.py for the addresses), joined by links
 // to the ports a, b, c of a peer router h.
 struct LabOptions {
-  bool default_routes = true;   // 0.0.0.0/0 and ::/0 via GW on p2
-  bool static_h1 = true;        // H1 (10.0.1.2, 2001:db8:1::2) as a static neighbour on p1
+  bool default_routes = true;  // 0.0.0.0/0 and ::/0 via GW on p2
+  bool static_h1 = true;       // H1 (10.0.1.2, 2001:db8:1::2) as a static neighbour on p1
   uint16_t p1_mtu = 1500;
-  std::string process_extra;    // more lines under `process:`, each indented by two spaces
-  std::string p0_ingress;       // stage lists (YAML flow sequences), e.g. "[count]"
+  std::string process_extra;  // more lines under `process:`, each indented by two spaces
+  std::string p0_ingress;     // stage lists (YAML flow sequences), e.g. "[count]"
   std::string p1_egress;
   std::string p2_egress;
 };
@@ -129,3 +130,12 @@ Counts expect_rx(uint8_t in, uint64_t n, Counts extra = {});
 std::string neigh_mac(uint64_t word);
 
 }  // namespace pltest
+
+namespace pathlab {
+// Readable NeighState in gtest messages.
+inline void PrintTo(NeighState s, std::ostream* os) {
+  static const char* const kNames[] = {"Incomplete", "Reachable", "Failed", "Static"};
+  const auto i = static_cast<unsigned>(s);
+  *os << (i < 4 ? kNames[i] : "?");
+}
+}  // namespace pathlab

@@ -1,11 +1,8 @@
 // `process.neighbours.hold_packets: 0` ("0: drop while resolving", docs/config.md): a packet for
 // an unresolved next hop is dropped (held_dropped) and resolution still runs.
-// Its own executable because today it crashes the process.
-//
-// KNOWN BUG (lib/control/control.cc, Control::hold: `if (n.held.size() >= proc_.nd_hold_packets)`
-// is true for an empty queue when hold_packets is 0, and then frees n.held.front() and pops an
-// empty std::deque -- undefined behaviour, a segmentation fault here). Fails until hold() drops
-// the new packet itself when hold_packets is 0.
+// Regression test, in its own executable so that a crash cannot take the other tests down: before
+// 0d82b88, Control::hold (lib/control/control.cc) freed n.held.front() of an empty queue when
+// hold_packets was 0 (undefined behaviour; a segmentation fault).
 #include "harness.hpp"
 
 namespace pltest {

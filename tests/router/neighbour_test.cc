@@ -32,7 +32,7 @@ void expect_one(const std::vector<Injected>& inj, const std::string& name, Lab& 
   EXPECT_TRUE(same_frame(inj[0].frame, frame(name, "out")));
 }
 
-// ---- ARP -----------------------------------------------------------------------------------------
+// ---- ARP ----------------------------------------------------------------------------------------
 
 TEST(Arp, RequestForUsIsAnsweredAndRequesterLearnt) {
   ASSERT_TRUE(frames_loaded()) << frames_path();
@@ -61,9 +61,8 @@ TEST(Arp, ReplyIsTransmittedByTheWorker) {
   const auto out = lab.tx(P0);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_TRUE(same_frame(out[0], frame("arp_request_for_us", "out")));
-  EXPECT_EQ(lab.delta({}), expect_rx(P0, 1, {{"consumed", 1},
-                                             {"ctrl_tx:p0", 1},
-                                             {"event:arp_replies_sent", 1}}));
+  EXPECT_EQ(lab.delta({}),
+            expect_rx(P0, 1, {{"consumed", 1}, {"ctrl_tx:p0", 1}, {"event:arp_replies_sent", 1}}));
   EXPECT_TRUE(lab.balanced());
 }
 
@@ -87,9 +86,8 @@ TEST(Arp, StaticEntryIsNotOverwritten) {
   EXPECT_EQ(neigh_mac(w), "02:00:00:00:a0:02");
 }
 
-// KNOWN BUG (not implemented: nothing in lib/ reads ProcessConfig::nd_reachable_s): docs/config.md
-// and config.hpp say `neighbours.reachable_s` makes learnt entries expire, but a learnt entry
-// stays Reachable forever. Fails until learnt entries expire after reachable_s.
+// `neighbours.reachable_s` (docs/config.md): a learnt entry expires, and the next packet for it
+// is resolved again. (Regression: before 0d82b88 nothing read nd_reachable_s.)
 TEST(Arp, LearntEntryExpires) {
   Lab lab(LabOptions{.process_extra = "  neighbours: {reachable_s: 1}\n"});
   lab.rx(P0, frame("arp_request_for_us"));
@@ -100,9 +98,15 @@ TEST(Arp, LearntEntryExpires) {
   lab.poll();
   EXPECT_NE(neigh_state(lab.neigh4(P0, "10.0.0.7")), NeighState::Reachable)
       << "learnt entry still reachable after reachable_s";
+  // The next packet for R7 waits for a new ARP exchange, and goes out once R7 answers again.
+  expect_one(to_control(lab, P1, frame("learnt4_to_r7")), "r7_arp_request", lab);
+  expect_one(to_control(lab, P0, frame("r7_arp_reply")), "learnt4_to_r7", lab);
+  EXPECT_EQ(neigh_state(lab.neigh4(P0, "10.0.0.7")), NeighState::Reachable);
+  EXPECT_TRUE(lab.balanced());
+  EXPECT_EQ(lab.in_use(), 0u);
 }
 
-// ---- resolution, per family ------------------------------------------------------------------------
+// ---- resolution, per family ---------------------------------------------------------------------
 
 struct Family {
   const char* tag;
@@ -115,10 +119,22 @@ struct Family {
   uint64_t (Lab::*neigh)(uint8_t, const std::string&);
 };
 
-const Family kV4{"v4", "unres4", "unres4_arp_request", "unres4_arp_reply",
-                 "unres4_host_unreachable", "arp_requests_sent", "10.0.1.9", &Lab::neigh4};
-const Family kV6{"v6", "unres6", "unres6_ns", "unres6_na", "unres6_addr_unreachable",
-                 "nd_solicits_sent", "2001:db8:1::9", &Lab::neigh6};
+const Family kV4{"v4",
+                 "unres4",
+                 "unres4_arp_request",
+                 "unres4_arp_reply",
+                 "unres4_host_unreachable",
+                 "arp_requests_sent",
+                 "10.0.1.9",
+                 &Lab::neigh4};
+const Family kV6{"v6",
+                 "unres6",
+                 "unres6_ns",
+                 "unres6_na",
+                 "unres6_addr_unreachable",
+                 "nd_solicits_sent",
+                 "2001:db8:1::9",
+                 &Lab::neigh6};
 
 class Resolve : public ::testing::TestWithParam<Family> {};
 
@@ -230,7 +246,7 @@ TEST(Arp, UnresolvedGateway) {
   EXPECT_TRUE(lab.balanced());
 }
 
-// ---- ND ------------------------------------------------------------------------------------------
+// ---- ND -----------------------------------------------------------------------------------------
 
 // NS for the router's address: NA with Router, Solicited and Override set and the target
 // link-layer address option; the soliciting host is learnt from its source link-layer option.

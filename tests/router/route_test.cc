@@ -14,8 +14,8 @@ using namespace pathlab;
 struct Want {
   const char* dst;
   NextHop::Kind kind;
-  int port;          // Connected / Gateway
-  const char* via;   // Gateway
+  int port;         // Connected / Gateway
+  const char* via;  // Gateway
 };
 
 constexpr auto kLocal = NextHop::Kind::Local;
@@ -24,9 +24,12 @@ constexpr auto kGw = NextHop::Kind::Gateway;
 
 const char* kind_name(NextHop::Kind k) {
   switch (k) {
-    case NextHop::Kind::Local: return "local";
-    case NextHop::Kind::Connected: return "connected";
-    case NextHop::Kind::Gateway: return "gateway";
+    case NextHop::Kind::Local:
+      return "local";
+    case NextHop::Kind::Connected:
+      return "connected";
+    case NextHop::Kind::Gateway:
+      return "gateway";
   }
   return "?";
 }
@@ -60,25 +63,26 @@ TEST(RouteLookup, Ipv4) {
       {"10.0.0.1", kLocal, 0, nullptr},
       {"10.0.1.1", kLocal, 0, nullptr},
       {"10.0.2.1", kLocal, 0, nullptr},
-      {"192.168.0.1", kGw, 1, "10.0.1.2"},         // /16
-      {"192.168.255.255", kGw, 1, "10.0.1.2"},     // /16
-      {"192.168.1.5", kGw, 0, "10.0.0.2"},         // /24 beats /16
-      {"192.168.1.127", kGw, 0, "10.0.0.2"},       // last address of the /24's lower half
-      {"192.168.1.128", kConn, 2, nullptr},        // /25 port route beats /24
+      {"192.168.0.1", kGw, 1, "10.0.1.2"},      // /16
+      {"192.168.255.255", kGw, 1, "10.0.1.2"},  // /16
+      {"192.168.1.5", kGw, 0, "10.0.0.2"},      // /24 beats /16
+      {"192.168.1.127", kGw, 0, "10.0.0.2"},    // last address of the /24's lower half
+      {"192.168.1.128", kConn, 2, nullptr},     // /25 port route beats /24
       {"192.168.1.255", kConn, 2, nullptr},
-      {"8.8.8.8", kGw, 2, "10.0.2.254"},           // default, lower /1
+      {"8.8.8.8", kGw, 2, "10.0.2.254"},  // default, lower /1
       {"0.0.0.0", kGw, 2, "10.0.2.254"},
       {"127.255.255.255", kGw, 2, "10.0.2.254"},
-      {"128.0.0.0", kGw, 2, "10.0.2.254"},         // default, upper /1
+      {"128.0.0.0", kGw, 2, "10.0.2.254"},  // default, upper /1
       {"203.0.113.9", kGw, 2, "10.0.2.254"},
       {"255.255.255.255", kGw, 2, "10.0.2.254"},
-      {"10.0.3.1", kGw, 2, "10.0.2.254"},          // next to the connected /24s
+      {"10.0.3.1", kGw, 2, "10.0.2.254"},  // next to the connected /24s
   };
   for (const Want& w : cases) {
     SCOPED_TRACE(w.dst);
     uint32_t nh = 0;
     ASSERT_EQ(r.lookup4(*parse_ip4(w.dst), nh), 0);
-    const NeighKey key = w.via ? neigh_key4(static_cast<uint8_t>(w.port), *parse_ip4(w.via)) : NeighKey{};
+    const NeighKey key =
+        w.via ? neigh_key4(static_cast<uint8_t>(w.port), *parse_ip4(w.via)) : NeighKey{};
     check_hop(r, w, nh, key);
   }
   // Both halves of the default route share one next hop.
@@ -99,15 +103,15 @@ TEST(RouteLookup, Ipv6) {
       {"2001:db8::1", kLocal, 0, nullptr},
       {"2001:db8:1::1", kLocal, 0, nullptr},
       {"2001:db8:2::1", kLocal, 0, nullptr},
-      {"2001:db8:100::1", kGw, 1, "2001:db8:1::2"},          // /48
+      {"2001:db8:100::1", kGw, 1, "2001:db8:1::2"},  // /48
       {"2001:db8:100:ffff::1", kGw, 1, "2001:db8:1::2"},
-      {"2001:db8:100:1::5", kGw, 0, "2001:db8::2"},          // /64 beats /48
-      {"2001:db8:100:2::200", kConn, 2, nullptr},            // port route /64
-      {"2001:db8:101::1", kGw, 2, "2001:db8:2::fe"},         // just outside the /48
-      {"2001:4860::8888", kGw, 2, "2001:db8:2::fe"},         // default, lower /1
+      {"2001:db8:100:1::5", kGw, 0, "2001:db8::2"},   // /64 beats /48
+      {"2001:db8:100:2::200", kConn, 2, nullptr},     // port route /64
+      {"2001:db8:101::1", kGw, 2, "2001:db8:2::fe"},  // just outside the /48
+      {"2001:4860::8888", kGw, 2, "2001:db8:2::fe"},  // default, lower /1
       {"::", kGw, 2, "2001:db8:2::fe"},
       {"7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", kGw, 2, "2001:db8:2::fe"},
-      {"8000::", kGw, 2, "2001:db8:2::fe"},                  // default, upper /1
+      {"8000::", kGw, 2, "2001:db8:2::fe"},  // default, upper /1
       {"fd00::1", kGw, 2, "2001:db8:2::fe"},
       {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", kGw, 2, "2001:db8:2::fe"},
   };
@@ -115,7 +119,8 @@ TEST(RouteLookup, Ipv6) {
     SCOPED_TRACE(w.dst);
     uint32_t nh = 0;
     ASSERT_EQ(r.lookup6(*parse_ip6(w.dst), nh), 0);
-    const NeighKey key = w.via ? neigh_key6(static_cast<uint8_t>(w.port), *parse_ip6(w.via)) : NeighKey{};
+    const NeighKey key =
+        w.via ? neigh_key6(static_cast<uint8_t>(w.port), *parse_ip6(w.via)) : NeighKey{};
     check_hop(r, w, nh, key);
   }
   uint32_t lo = 0, hi = 0;
@@ -179,8 +184,7 @@ TEST(RouteForward, EachDestinationLeavesTheRightPort) {
         EXPECT_TRUE(out.empty()) << "unexpected frame on p" << int{p};
       }
     }
-    EXPECT_EQ(lab.delta(before),
-              expect_rx(P1, 1, {{"tx", 1}, {"tx:p" + std::to_string(port), 1}}));
+    EXPECT_EQ(lab.delta(before), expect_rx(P1, 1, {{"tx", 1}, {"tx:p" + std::to_string(port), 1}}));
     EXPECT_EQ(lab.ctrl_pending(), 0u);
   }
   EXPECT_TRUE(lab.balanced());
