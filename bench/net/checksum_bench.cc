@@ -1,10 +1,13 @@
 // The IPv4 header checksum after a TTL decrement: the RFC 1624 incremental update of the one
-// changed 16-bit word (csum::update16, what the router does) against recomputing the whole
-// header with rte_ipv4_cksum. Also update32 (a 32-bit field such as an address, as NAT would
+// changed 16-bit word (csum::update16; BM_TtlUpdate16 is the router's sequence as of this
+// writing, BM_TtlUpdate16Word the same without a store-forwarding stall) against recomputing the
+// whole header with rte_ipv4_cksum. Also update32 (a 32-bit field such as an address, as NAT would
 // change) against the full sum. Each iteration rewrites 256 headers laid out like packets
 // (one per 64-byte line), so the figures are throughput per header, not latency.
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <vector>
 
 #include <benchmark/benchmark.h>
 #include <rte_byteorder.h>
@@ -72,6 +75,34 @@ void BM_TtlUpdate16(benchmark::State& state) {
   for (const auto& l : hs) {
     if (!valid(l.ip)) {
       state.SkipWithError("update16 produced a wrong checksum");
+      return;
+    }
+  }
+  report(state, cycles);
+}
+
+// The same update, with the TTL/protocol word read once, decremented as a word and stored whole:
+// no 1-byte store followed by an overlapping 2-byte load (which cannot be store-forwarded and
+// stalls until the store retires; BM_TtlUpdate16 pays that on every header).
+void BM_TtlUpdate16Word(benchmark::State& state) {
+  auto hs = make_headers();
+  uint64_t cycles = 0;
+  for (auto _ : state) {
+    const uint64_t t0 = rte_rdtsc();
+    for (auto& l : hs) {
+      rte_ipv4_hdr& h = l.ip;
+      uint16_t old_w;
+      std::memcpy(&old_w, &h.time_to_live, 2);
+      const auto new_w = static_cast<uint16_t>(old_w - rte_cpu_to_be_16(0x0100));
+      std::memcpy(&h.time_to_live, &new_w, 2);
+      h.hdr_checksum = csum::update16(h.hdr_checksum, old_w, new_w);
+    }
+    benchmark::ClobberMemory();
+    cycles += rte_rdtsc() - t0;
+  }
+  for (const auto& l : hs) {
+    if (!valid(l.ip)) {
+      state.SkipWithError("update16 (word) produced a wrong checksum");
       return;
     }
   }
@@ -150,10 +181,13 @@ void BM_AddrFullCksum(benchmark::State& state) {
   report(state, cycles);
 }
 
-BENCHMARK(BM_TtlUpdate16);
-BENCHMARK(BM_TtlFullCksum);
-BENCHMARK(BM_AddrUpdate32);
-BENCHMARK(BM_AddrFullCksum);
+double min_of(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
+
+BENCHMARK(BM_TtlUpdate16)->ComputeStatistics("min", min_of);
+BENCHMARK(BM_TtlUpdate16Word)->ComputeStatistics("min", min_of);
+BENCHMARK(BM_TtlFullCksum)->ComputeStatistics("min", min_of);
+BENCHMARK(BM_AddrUpdate32)->ComputeStatistics("min", min_of);
+BENCHMARK(BM_AddrFullCksum)->ComputeStatistics("min", min_of);
 
 }  // namespace
 }  // namespace pathlab::bench
