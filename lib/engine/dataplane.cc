@@ -470,7 +470,7 @@ void Dataplane::setup_chains(Router& r, const RouterConfig& rc) {
       for (const auto& s : specs) builders.push_back(reg.parse(s, s.pos.file));
       for (unsigned w = 0; w < nworkers_; ++w) {
         std::vector<std::unique_ptr<Stage>> stages;
-        StageSite site{r.id, pc.name, egress != 0, pc.mtu, w};
+        StageSite site{r.id, pc.name, egress != 0, pc.mtu, w, pc.ipv4, pc.ipv6};
         for (auto& b : builders) stages.push_back(b(site));
         (egress ? r.workers[w].egress : r.workers[w].ingress)[pi] = Chain(std::move(stages));
       }

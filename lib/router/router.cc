@@ -165,10 +165,32 @@ void Router::process(const WorkerIo& io, uint8_t in, rte_mbuf** pkts, uint16_t n
     input<true>(rw, io, in, pkts, n);
   }
   rw.ingress[in].run(rw.in);
+  if (rw.in.ngen != 0) [[unlikely]] route_replies(rw, in, rw.in);
   forward(rw, in);
   for (uint8_t p = 0; p < ports.size(); ++p) {
-    if (rw.out[p].n != 0) output(rw, io, in, p);
+    if (rw.out[p].n != 0) output(rw, io, in, p, true);
   }
+  if (rw.replies.n != 0) [[unlikely]] {
+    Batch& r = rw.replies;
+    for (uint16_t i = 0; i < r.n; ++i) r.gen[i] = r.pkts[i];
+    r.ngen = r.n;
+    r.n = 0;
+    route_replies(rw, in, r);
+    for (uint8_t p = 0; p < ports.size(); ++p) {
+      if (rw.out[p].n != 0) output(rw, io, in, p, false);
+    }
+  }
+}
+
+// Packets stages rewrote into replies leave from the router: routed like its ICMP errors.
+void Router::route_replies(RouterWorker& rw, uint8_t in, Batch& b) {
+  for (uint16_t i = 0; i < b.ngen; ++i) {
+    rte_mbuf* m = b.gen[i];
+    const bool routed =
+        m->packet_type == kPtype4 ? route_generated4(rw, m) : route_generated6(rw, in, m);
+    if (routed) event(rw, Event::StageReplies);
+  }
+  b.ngen = 0;
 }
 
 template <bool kVerifyCksum>
@@ -488,9 +510,20 @@ bool Router::route_generated6(RouterWorker& rw, uint8_t in, rte_mbuf* m) {
   return true;
 }
 
-void Router::output(RouterWorker& rw, const WorkerIo& io, uint8_t in, uint8_t port) {
+void Router::output(RouterWorker& rw, const WorkerIo& io, uint8_t in, uint8_t port,
+                    bool replies_ok) {
   Batch& b = rw.out[port];
   rw.egress[port].run(b);
+  if (b.ngen != 0) [[unlikely]] {
+    for (uint16_t i = 0; i < b.ngen; ++i) {
+      if (replies_ok) {
+        rw.replies.pkts[rw.replies.n++] = b.gen[i];
+      } else {
+        drop(rw, Drop::StageReplyLoop, b.gen[i]);
+      }
+    }
+    b.ngen = 0;
+  }
   const PortRt& p = ports[port];
   rte_mbuf* pending[kMaxBurst];
   uint16_t npending = 0;

@@ -17,7 +17,8 @@ class Chain {
   bool empty() const { return stages_.empty(); }
   const std::vector<std::unique_ptr<Stage>>& stages() const { return stages_; }
 
-  // Runs every stage; afterwards b holds only passing packets, in their original order.
+  // Runs every stage; afterwards b holds only passing packets, in their original order, and
+  // b.gen gains what stages turned into router-originated packets (the caller routes them).
   void run(Batch& b) {
     for (auto& stage : stages_) {
       if (b.n == 0) return;
@@ -33,6 +34,8 @@ class Chain {
       const uint8_t v = b.verdict[i];
       if (v == kPass) [[likely]] {
         b.pkts[kept++] = b.pkts[i];
+      } else if (v == kGenerated) {
+        b.gen[b.ngen++] = b.pkts[i];
       } else if (v != kTaken) {
         stage.count_drop(v - 1u);
         rte_pktmbuf_free(b.pkts[i]);

@@ -13,6 +13,7 @@
 
 #include "pathlab/config/config.hpp"
 #include "pathlab/engine/batch.hpp"
+#include "pathlab/net/addr.hpp"
 
 namespace pathlab {
 
@@ -29,6 +30,8 @@ struct StageSite {
   bool egress = false;
   uint16_t port_mtu = 1500;
   unsigned worker = 0;
+  std::vector<Ip4Prefix> ip4;  // the port's addresses: the source of replies a stage generates
+  std::vector<Ip6Prefix> ip6;
 };
 
 class Stage {
@@ -36,6 +39,11 @@ class Stage {
   virtual ~Stage() = default;
   // One call per burst. Writes b.verdict[i] for every i < b.n (kPass, a drop reason, kTaken).
   virtual void process(Batch& b) = 0;
+  // Restarts any random stream from `seed` (replay reseeds per chunk for deterministic output).
+  virtual void reseed(uint64_t /*seed*/) {}
+  // True when a packet's fate depends on earlier packets (flow tables, counters in headers):
+  // replay then keeps such chains on one thread, in order.
+  virtual bool stateful() const { return false; }
 
   std::span<const CounterDesc> drop_descs() const { return drop_descs_; }
   std::span<const CounterDesc> action_descs() const { return action_descs_; }

@@ -1,0 +1,87 @@
+#pragma once
+// Stage unit tests: build one stage from YAML the way the dataplane does (through the registry),
+// feed it frames as the router's Ethernet input would leave them (packet_type, l2_len, l3_len;
+// VLAN tags allowed), and read back the bytes, verdicts and counters.
+//
+//   StageRun s("ecn", "bleach: true");         // YAML params, without the `stage` key
+//   auto out = s.run({frame_a, frame_b});      // one burst
+//   EXPECT_EQ(out[0].verdict, kPass);
+//   EXPECT_EQ(out[0].bytes, expected);
+//   EXPECT_EQ(s.action("bleached"), 1u);
+//
+// Frames come from scapy at build time: a test's gen_<name>.py writes <name>_frames.json
+// (case name -> {"in": hex, "out": hex, ...}); frames("case", "in") reads one.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pathlab/engine/batch.hpp"
+#include "pathlab/engine/stage.hpp"
+
+struct rte_mbuf;
+struct rte_mempool;
+
+namespace pathlab::test {
+
+using Bytes = std::vector<uint8_t>;
+
+Bytes hex(const std::string& s);
+std::string to_hex(const Bytes& b);
+
+// The scapy-built frames of this test binary: <build>/tests/stages/<file>.
+class Frames {
+ public:
+  explicit Frames(const std::string& file);
+  Bytes get(const std::string& name, const std::string& field = "in") const;
+  bool has(const std::string& name) const;
+  long number(const std::string& name, const std::string& field) const;
+
+ private:
+  std::map<std::string, std::map<std::string, std::string>> cases_;
+};
+
+// EAL (no hugepages, no devices) and one mbuf pool for the whole binary.
+rte_mempool* pool();
+// An mbuf holding `frame`, with the metadata Ethernet input sets; l2_len found by walking up to
+// two VLAN tags. Non-IP frames get packet_type 0.
+rte_mbuf* make_mbuf(const Bytes& frame);
+Bytes bytes_of(const rte_mbuf* m);
+
+struct Out {
+  uint8_t verdict = kPass;  // kPass, kGenerated, kTaken, or drop reason index + 1
+  Bytes bytes;              // the frame after the stage (empty when dropped)
+};
+
+class StageRun {
+ public:
+  // `site` defaults to router r1, port p0, ingress, MTU 1500, worker 0, addresses 10.0.0.1/24,
+  // 2001:db8::1/64.
+  StageRun(const std::string& kind, const std::string& yaml_params);
+  StageRun(const std::string& kind, const std::string& yaml_params, const StageSite& site);
+  ~StageRun();
+
+  // One burst through Stage::process; verdicts as the stage wrote them. Dropped packets are freed.
+  std::vector<Out> run(const std::vector<Bytes>& frames);
+  Out run1(const Bytes& frame) { return run({frame})[0]; }
+
+  uint64_t action(std::string_view name) const;
+  uint64_t drop(std::string_view name) const;
+  Stage& stage() { return *stage_; }
+  static StageSite default_site();
+
+ private:
+  std::unique_ptr<Stage> stage_;
+};
+
+// Parsing only: the ConfigError text a bad params block gives ("" when it parses).
+std::string parse_error(const std::string& kind, const std::string& yaml_params);
+
+// Checksums of a frame (as produced by a stage) are all valid: the IPv4 header checksum and the
+// TCP/UDP/ICMPv6 checksum over its pseudo-header (ICMPv4 over its message).
+::testing::AssertionResult checksums_ok(const Bytes& frame);
+
+}  // namespace pathlab::test
