@@ -234,6 +234,14 @@ class Host:
         log(f"{self.name}: ping {dst}: {cp.received}/{cp.sent} answered")
         return cp
 
+    def sysctl(self, key, value):
+        self.run(["sysctl", "-qw", f"{key}={value}"])
+
+    def capture(self, iface, bpf=""):
+        """Start tcpdump on iface; use as ``with host.capture("eth0") as cap:`` then
+        ``cap.packets()`` (scapy) after the block."""
+        return Capture(self, iface, bpf)
+
     def wait_ping(self, dst, deadline=15.0):
         """Ping until one reply arrives (first packets may wait on ARP/ND)."""
         end = time.monotonic() + deadline
@@ -245,6 +253,40 @@ class Host:
             time.sleep(0.2)
         raise LabError(f"{self.name}: {dst} not reachable within {deadline}s:\n"
                        f"{last.stdout if last else ''}{last.stderr if last else ''}")
+
+
+class Capture:
+    """tcpdump in a host namespace, written to the lab's workdir."""
+
+    def __init__(self, host, iface, bpf):
+        self.host = host
+        self.path = os.path.join(host.lab.workdir, f"{host.name}-{iface}-{time.monotonic_ns()}.pcap")
+        self.cmd = ["tcpdump", "-i", iface, "-n", "-U", "-s", "0", "-w", self.path] + \
+            (bpf.split() if bpf else [])
+        self.proc = None
+
+    def __enter__(self):
+        self.proc = self.host.popen(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    text=True)
+        line = self.proc.stderr.readline()   # "listening on ..." once the socket is open
+        if "listening" not in line:
+            self.proc.kill()
+            raise LabError(f"tcpdump did not start: {line!r}")
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(0.3)                      # let the last frames land
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        return False
+
+    def packets(self):
+        from scapy.utils import rdpcap
+        return list(rdpcap(self.path))
 
 
 class Port:
@@ -262,6 +304,8 @@ class Port:
         self.host_if = None
         self.host_v4 = None             # host address (no prefix)
         self.host_v6 = None
+        self.ingress = []               # stage entries, YAML flow maps: "{stage: ecn, ip: bleach}"
+        self.egress = []
 
     @property
     def addr4(self):
@@ -435,6 +479,11 @@ class Lab:
                     out.append(f"        ipv4: [{', '.join(p.v4)}]")
                 if p.v6:
                     out.append(f"        ipv6: [{', '.join(q(a) for a in p.v6)}]")
+                for chain in ("ingress", "egress"):
+                    stages = getattr(p, chain)
+                    if stages:
+                        out.append(f"        {chain}:")
+                        out += [f"          - {st}" for st in stages]
             if r.routes:
                 out.append("    routes:")
                 for pfx, via in r.routes:
@@ -530,6 +579,16 @@ class Lab:
             time.sleep(0.1)
         raise LabError(f"pathlab not running after {ready_timeout}s "
                        "(no 'pathlab: running' on stdout)")
+
+    def restart(self, ready_timeout=30.0):
+        """Stop pathlab, check its accounting, rewrite the config (ports' stages may have
+        changed) and start again. Returns the old run's summary."""
+        summary = self.stop()
+        check_accounting(summary)
+        with open(self.config_path, "w") as f:
+            f.write(self.config_yaml())
+        self._launch(ready_timeout)
+        return summary
 
     def stop(self, timeout=15.0):
         """SIGTERM pathlab, wait, parse and check the JSON summary."""
