@@ -1,4 +1,7 @@
 // pathlab: the dataplane. EAL arguments, then `--`, then the app's own options.
+#include <pthread.h>
+#include <sched.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -13,6 +16,7 @@
 #include "pathlab/config/error.hpp"
 #include "pathlab/config/loader.hpp"
 #include "pathlab/engine/dataplane.hpp"
+#include "pathlab/replay/replay.hpp"
 
 namespace {
 
@@ -26,7 +30,19 @@ constexpr const char* kUsage =
     "  --validate               check the config and exit\n"
     "  --duration SECONDS       stop after this long (default: until SIGINT/SIGTERM)\n"
     "  --stats-interval SECONDS print a stats line this often (default 1, 0 = never)\n"
-    "  --pipelines DIR          where {pipeline: NAME} looks first (repeatable)\n";
+    "  --pipelines DIR          where {pipeline: NAME} looks first (repeatable)\n"
+    "   or: pathlab replay --config FILE --in IN.pcap --out OUT.pcap [options]  (docs/replay.md)\n";
+
+constexpr const char* kReplayUsage =
+    "usage: pathlab replay --config FILE --in IN.pcap --out OUT.pcap [options]\n"
+    "  Pushes a capture through the config's routers without any device and writes what each\n"
+    "  device port would send to OUT.<router>.<port>.pcap (OUT without its .pcap suffix).\n"
+    "  --router ID              router the capture arrives at (default: the first)\n"
+    "  --port NAME              port it arrives on (default: the router's first port)\n"
+    "  --threads N              processing threads (default: hardware threads, at most 16)\n"
+    "  --chunk PACKETS          packets per chunk (default 1024, a multiple of process.burst)\n"
+    "  --pipelines DIR          where {pipeline: NAME} looks first (repeatable)\n"
+    "  --json                   print the summary as one JSON line\n";
 
 struct Options {
   std::string config;
@@ -82,9 +98,98 @@ Options parse_options(int argc, char** argv) {
   return o;
 }
 
+unsigned parse_count(const std::string& opt, const char* v) {
+  char* end = nullptr;
+  const unsigned long n = std::strtoul(v, &end, 10);
+  if (end == v || *end != '\0' || n == 0 || n > (1ul << 20)) {
+    fmt::print(stderr, "pathlab replay: {} wants a positive number, not '{}'\n", opt, v);
+    std::exit(2);
+  }
+  return static_cast<unsigned>(n);
+}
+
+// `pathlab replay ...`: no EAL options; replay starts EAL itself without devices.
+int replay_main(int argc, char** argv) {
+  pathlab::ReplayOptions ro;
+  std::string config;
+  std::vector<std::string> pipelines;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        fmt::print(stderr, "pathlab replay: {} needs a value\n{}", a, kReplayUsage);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--config") {
+      config = value();
+    } else if (a == "--in") {
+      ro.in = value();
+    } else if (a == "--out") {
+      ro.out = value();
+    } else if (a == "--router") {
+      ro.router = value();
+    } else if (a == "--port") {
+      ro.port = value();
+    } else if (a == "--threads") {
+      ro.threads = parse_count(a, value());
+    } else if (a == "--chunk") {
+      ro.chunk = parse_count(a, value());
+    } else if (a == "--pipelines") {
+      pipelines.emplace_back(value());
+    } else if (a == "--json") {
+      ro.json = true;
+    } else if (a == "--help" || a == "-h") {
+      fmt::print("{}", kReplayUsage);
+      return 0;
+    } else {
+      fmt::print(stderr, "pathlab replay: unknown option '{}'\n{}", a, kReplayUsage);
+      return 2;
+    }
+  }
+  if (config.empty() || ro.in.empty() || ro.out.empty()) {
+    fmt::print(stderr, "pathlab replay: --config, --in and --out are required\n{}", kReplayUsage);
+    return 2;
+  }
+  pathlab::Config cfg;
+  try {
+    for (auto& d : pathlab::default_pipeline_dirs(config)) pipelines.push_back(d);
+    cfg = pathlab::load_config(config, pipelines);
+  } catch (const pathlab::ConfigError& e) {
+    fmt::print(stderr, "{}\n", e.what());
+    return 2;
+  }
+  const std::vector<std::string> eal = pathlab::replay_eal_args(cfg, ro);
+  std::vector<char*> eal_argv;
+  for (const auto& s : eal) eal_argv.push_back(const_cast<char*>(s.c_str()));
+  // EAL pins this thread to lcore 0; TBB's threads inherit and count the CPUs from it.
+  cpu_set_t cpus;
+  const bool have_cpus = sched_getaffinity(0, sizeof cpus, &cpus) == 0;
+  if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
+    fmt::print(stderr, "pathlab replay: EAL initialisation failed\n");
+    return 1;
+  }
+  if (have_cpus) pthread_setaffinity_np(pthread_self(), sizeof cpus, &cpus);
+  int rc = 0;
+  try {
+    if (!pathlab::run_replay(cfg, ro)) {
+      fmt::print(stderr, "pathlab replay: accounting does not balance\n");
+      rc = 1;
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "pathlab replay: {}\n", e.what());
+    rc = 1;
+  }
+  std::fflush(stdout);
+  rte_eal_cleanup();
+  return rc;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "replay") == 0) return replay_main(argc - 2, argv + 2);
   int sep = argc;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--") == 0) {

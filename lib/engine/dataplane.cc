@@ -307,53 +307,85 @@ void Dataplane::setup_port(Router& r, uint8_t idx, const PortConfig& pc) {
   rte_eth_promiscuous_enable(id);
 }
 
+std::unique_ptr<Router> make_router(const Config& cfg, size_t ri, unsigned slots) {
+  const RouterConfig& rc = cfg.routers[ri];
+  auto r = std::make_unique<Router>(static_cast<uint16_t>(ri), rc, cfg.process, slots);
+  r->ports.resize(rc.ports.size());
+  for (size_t pi = 0; pi < rc.ports.size(); ++pi) {
+    const PortConfig& pc = rc.ports[pi];
+    PortRt& p = r->ports[pi];
+    p.name = pc.name;
+    p.ip4 = pc.ipv4;
+    p.ip6 = pc.ipv6;
+    p.mtu = pc.mtu;
+    p.rx_queues = pc.rx_queues;
+  }
+  return r;
+}
+
+void init_port_mac(PortRt& p, const rte_ether_addr& mac) {
+  p.mac = mac;
+  p.link_local = link_local_from_mac(from_ether(p.mac));
+}
+
+rte_ether_addr fallback_port_mac(const PortConfig& pc, size_t ri, size_t pi) {
+  MacAddr m = pc.mac;
+  if (m.is_zero()) m.b = {0x02, 0x70, 0x6c, static_cast<uint8_t>(ri), static_cast<uint8_t>(pi), 0x01};
+  return to_ether(m);
+}
+
+std::pair<Router*, uint8_t> find_port(const std::vector<Router*>& routers, const std::string& rid,
+                                      const std::string& pname) {
+  for (Router* r : routers) {
+    if (r->id != rid) continue;
+    for (size_t i = 0; i < r->ports.size(); ++i) {
+      if (r->ports[i].name == pname) return {r, static_cast<uint8_t>(i)};
+    }
+  }
+  fail(fmt::format("port {}.{} not found", rid, pname));
+}
+
+void learn_link_peers(Router& a, uint8_t pa, Router& b, uint8_t pb) {
+  auto learn_peer = [](Router& self, uint8_t sp, const PortRt& peer) {
+    const uint64_t w = pack_neigh(from_ether(peer.mac), NeighState::Static);
+    for (const auto& x : peer.ip4) self.neigh->at(self.neigh->get_or_create(neigh_key4(sp, x.addr))).word = w;
+    for (const auto& x : peer.ip6) self.neigh->at(self.neigh->get_or_create(neigh_key6(sp, x.addr))).word = w;
+    self.neigh->at(self.neigh->get_or_create(neigh_key6(sp, peer.link_local))).word = w;
+  };
+  learn_peer(a, pa, b.ports[pb]);
+  learn_peer(b, pb, a.ports[pa]);
+}
+
 void Dataplane::setup_routers() {
   for (size_t ri = 0; ri < cfg_.routers.size(); ++ri) {
     const RouterConfig& rc = cfg_.routers[ri];
-    auto r = std::make_unique<Router>(static_cast<uint16_t>(ri), rc, cfg_.process, nworkers_ + 1);
-    r->ports.resize(rc.ports.size());
+    auto r = make_router(cfg_, ri, nworkers_ + 1);
     for (size_t pi = 0; pi < rc.ports.size(); ++pi) {
       const PortConfig& pc = rc.ports[pi];
       PortRt& p = r->ports[pi];
-      p.name = pc.name;
-      p.ip4 = pc.ipv4;
-      p.ip6 = pc.ipv6;
-      p.mtu = pc.mtu;
-      p.rx_queues = pc.rx_queues;
       if (pc.device.empty()) {
         p.kind = PortKind::Ring;
-        MacAddr m = pc.mac;
-        if (m.is_zero()) m.b = {0x02, 0x70, 0x6c, static_cast<uint8_t>(ri), static_cast<uint8_t>(pi), 0x01};
-        p.mac = to_ether(m);
+        init_port_mac(p, fallback_port_mac(pc, ri, pi));
       } else {
         setup_port(*r, static_cast<uint8_t>(pi), pc);
+        init_port_mac(p, p.mac);
       }
-      p.link_local = link_local_from_mac(from_ether(p.mac));
     }
     routers_.push_back(r.get());
     owned_.push_back(std::move(r));
   }
   setup_links();
   for (size_t ri = 0; ri < cfg_.routers.size(); ++ri) {
-    setup_routes(*routers_[ri], cfg_.routers[ri]);
-    setup_chains(*routers_[ri], cfg_.routers[ri]);
+    install_routes(*routers_[ri], cfg_.routers[ri]);
+    install_chains(*routers_[ri], cfg_.routers[ri], nworkers_);
   }
 }
 
 void Dataplane::setup_links() {
-  auto find = [&](const std::string& rid, const std::string& pname) -> std::pair<Router*, uint8_t> {
-    for (Router* r : routers_) {
-      if (r->id != rid) continue;
-      for (size_t i = 0; i < r->ports.size(); ++i) {
-        if (r->ports[i].name == pname) return {r, static_cast<uint8_t>(i)};
-      }
-    }
-    fail(fmt::format("link end {}.{} not found", rid, pname));
-  };
   for (size_t li = 0; li < cfg_.links.size(); ++li) {
     const LinkConfig& l = cfg_.links[li];
-    auto [ra, pa] = find(l.a_router, l.a_port);
-    auto [rb, pb] = find(l.b_router, l.b_port);
+    auto [ra, pa] = find_port(routers_, l.a_router, l.a_port);
+    auto [rb, pb] = find_port(routers_, l.b_router, l.b_port);
     rte_ring* ab = rte_ring_create(fmt::format("pl_l{}ab", li).c_str(), l.ring_size, SOCKET_ID_ANY, RING_F_SC_DEQ);
     rte_ring* ba = rte_ring_create(fmt::format("pl_l{}ba", li).c_str(), l.ring_size, SOCKET_ID_ANY, RING_F_SC_DEQ);
     if (ab == nullptr || ba == nullptr) fail(fmt::format("link {}: rings: {}", l.name, rte_strerror(rte_errno)));
@@ -364,18 +396,11 @@ void Dataplane::setup_links() {
     rb->ports[pb].tx_ring = ba;
     ra->ports[pa].rx_ring = ba;
     // Each side knows the other's addresses: static neighbours, no resolution over the link.
-    auto learn_peer = [](Router& self, uint8_t sp, const PortRt& peer) {
-      const uint64_t w = pack_neigh(from_ether(peer.mac), NeighState::Static);
-      for (const auto& a : peer.ip4) self.neigh->at(self.neigh->get_or_create(neigh_key4(sp, a.addr))).word = w;
-      for (const auto& a : peer.ip6) self.neigh->at(self.neigh->get_or_create(neigh_key6(sp, a.addr))).word = w;
-      self.neigh->at(self.neigh->get_or_create(neigh_key6(sp, peer.link_local))).word = w;
-    };
-    learn_peer(*ra, pa, rb->ports[pb]);
-    learn_peer(*rb, pb, ra->ports[pa]);
+    learn_link_peers(*ra, pa, *rb, pb);
   }
 }
 
-void Dataplane::setup_routes(Router& r, const RouterConfig& rc) {
+void install_routes(Router& r, const RouterConfig& rc) {
   auto add4 = [&](const Ip4Prefix& p, uint32_t nh, const std::string& what) {
     // rte_lpm takes depths 1..32: a default route is two /1s.
     if (p.len == 0) {
@@ -460,7 +485,7 @@ void Dataplane::setup_routes(Router& r, const RouterConfig& rc) {
   }
 }
 
-void Dataplane::setup_chains(Router& r, const RouterConfig& rc) {
+void install_chains(Router& r, const RouterConfig& rc, unsigned workers, int as_worker) {
   const auto& reg = StageRegistry::instance();
   for (size_t pi = 0; pi < rc.ports.size(); ++pi) {
     const PortConfig& pc = rc.ports[pi];
@@ -468,9 +493,10 @@ void Dataplane::setup_chains(Router& r, const RouterConfig& rc) {
       const auto& specs = egress ? pc.egress : pc.ingress;
       std::vector<StageBuilder> builders;
       for (const auto& s : specs) builders.push_back(reg.parse(s, s.pos.file));
-      for (unsigned w = 0; w < nworkers_; ++w) {
+      for (unsigned w = 0; w < workers; ++w) {
         std::vector<std::unique_ptr<Stage>> stages;
-        StageSite site{r.id, pc.name, egress != 0, pc.mtu, w, pc.ipv4, pc.ipv6};
+        const unsigned site_worker = as_worker >= 0 ? static_cast<unsigned>(as_worker) : w;
+        StageSite site{r.id, pc.name, egress != 0, pc.mtu, site_worker, pc.ipv4, pc.ipv6};
         for (auto& b : builders) stages.push_back(b(site));
         (egress ? r.workers[w].egress : r.workers[w].ingress)[pi] = Chain(std::move(stages));
       }
@@ -586,7 +612,9 @@ void Dataplane::drain_rings() {
   }
 }
 
-RouterTotals Dataplane::totals(const Router& r) const {
+RouterTotals Dataplane::totals(const Router& r) const { return router_totals(r, nworkers_); }
+
+RouterTotals router_totals(const Router& r, unsigned nworkers) {
   RouterTotals t;
   t.ports.resize(r.ports.size());
   const size_t nd = static_cast<size_t>(Drop::Count);
@@ -614,7 +642,7 @@ RouterTotals Dataplane::totals(const Router& r) const {
         const std::string prefix = fmt::format("{}.{}[{}].", r.ports[pi].name, egress ? "egress" : "ingress", si);
         for (size_t k = 0; k < s0.drop_descs().size(); ++k) {
           uint64_t v = 0;
-          for (unsigned w = 0; w < nworkers_; ++w) {
+          for (unsigned w = 0; w < nworkers; ++w) {
             const Chain& c = egress ? r.workers[w].egress[pi] : r.workers[w].ingress[pi];
             v += c.stages()[si]->drop_count(k);
           }
@@ -622,7 +650,7 @@ RouterTotals Dataplane::totals(const Router& r) const {
         }
         for (size_t k = 0; k < s0.action_descs().size(); ++k) {
           uint64_t v = 0;
-          for (unsigned w = 0; w < nworkers_; ++w) {
+          for (unsigned w = 0; w < nworkers; ++w) {
             const Chain& c = egress ? r.workers[w].egress[pi] : r.workers[w].ingress[pi];
             v += c.stages()[si]->action_count(k);
           }

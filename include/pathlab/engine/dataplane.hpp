@@ -5,6 +5,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <rte_mempool.h>
@@ -47,6 +48,27 @@ struct RouterTotals {
   uint64_t dropped() const;
 };
 
+// Router construction shared by the live dataplane and offline replay (pathlab replay).
+// A router for cfg.routers[ri] with `slots` counter sets, its ports' names, addresses and MTUs
+// filled in; each port's kind, MAC and link-local address are the caller's (see init_port_mac).
+std::unique_ptr<Router> make_router(const Config& cfg, size_t ri, unsigned slots);
+// Sets a port's MAC (and link-local address from it).
+void init_port_mac(PortRt& p, const rte_ether_addr& mac);
+// The MAC of a port that has none configured and no device to ask: 02:70:6c:<router>:<port>:01.
+rte_ether_addr fallback_port_mac(const PortConfig& pc, size_t ri, size_t pi);
+// Router and port index of `router.port`; throws when absent.
+std::pair<Router*, uint8_t> find_port(const std::vector<Router*>& routers, const std::string& rid,
+                                      const std::string& pname);
+// The two ends of a link know each other's addresses: static neighbours on each side.
+void learn_link_peers(Router& a, uint8_t pa, Router& b, uint8_t pb);
+// Connected, local and static routes, and static neighbours.
+void install_routes(Router& r, const RouterConfig& rc);
+// Stage chains for workers [0, workers). as_worker >= 0 builds every slot as that worker (same
+// site, hence the same seeds), which replay uses so that output does not depend on the slot.
+void install_chains(Router& r, const RouterConfig& rc, unsigned workers, int as_worker = -1);
+// Counters summed over every counter slot, stage counters over the first `workers` chains.
+RouterTotals router_totals(const Router& r, unsigned workers);
+
 class Dataplane {
  public:
   explicit Dataplane(const Config& cfg);
@@ -81,8 +103,6 @@ class Dataplane {
   [[gnu::cold]] void setup_routers();
   [[gnu::cold]] void setup_port(Router& r, uint8_t idx, const PortConfig& pc);
   [[gnu::cold]] void setup_links();
-  [[gnu::cold]] void setup_routes(Router& r, const RouterConfig& rc);
-  [[gnu::cold]] void setup_chains(Router& r, const RouterConfig& rc);
   [[gnu::cold]] void setup_workers();
   void print_stats(double interval_s);
   void drain_rings();

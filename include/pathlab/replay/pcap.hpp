@@ -1,0 +1,69 @@
+#pragma once
+// Classic pcap files (not pcapng): a reader for Ethernet captures with microsecond or nanosecond
+// timestamps in either byte order, and a writer of Ethernet captures in the host's byte order.
+#include <cstdint>
+#include <cstdio>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace pathlab {
+
+struct PcapRecord {
+  uint64_t ts_ns = 0;     // capture time, nanoseconds since the epoch
+  uint32_t orig_len = 0;  // length on the wire (the frame may have been cut to caplen)
+  std::span<const uint8_t> frame;  // the captured bytes; valid until the next call to next()
+};
+
+class PcapReader {
+ public:
+  // Throws std::runtime_error naming the file for a missing file, pcapng, an unknown magic or a
+  // link type other than Ethernet (1).
+  explicit PcapReader(const std::string& path);
+  ~PcapReader();
+  PcapReader(const PcapReader&) = delete;
+  PcapReader& operator=(const PcapReader&) = delete;
+
+  // The next record; false at the end of the file. Throws on a truncated record.
+  bool next(PcapRecord& rec);
+  bool nanosecond() const { return nano_; }
+  uint64_t records() const { return count_; }
+
+ private:
+  uint32_t u32(const uint8_t* p) const;
+
+  std::string path_;
+  std::FILE* f_ = nullptr;
+  bool swapped_ = false;
+  bool nano_ = false;
+  uint32_t snaplen_ = 0;
+  uint64_t count_ = 0;
+  std::vector<uint8_t> buf_;
+};
+
+class PcapWriter {
+ public:
+  // Creates (truncates) path and writes the file header. Throws std::runtime_error on failure.
+  PcapWriter(const std::string& path, bool nanosecond);
+  ~PcapWriter();
+  PcapWriter(const PcapWriter&) = delete;
+  PcapWriter& operator=(const PcapWriter&) = delete;
+
+  // Writes one record; `segments` are the frame's pieces in order (an mbuf chain).
+  void write(uint64_t ts_ns, std::span<const std::span<const uint8_t>> segments);
+  void write(uint64_t ts_ns, std::span<const uint8_t> frame) { write(ts_ns, {&frame, 1}); }
+  // Flushes and closes; throws on a write error.
+  void close();
+  const std::string& path() const { return path_; }
+  uint64_t records() const { return count_; }
+
+  static constexpr uint32_t kSnaplen = 262144;
+
+ private:
+  std::string path_;
+  std::FILE* f_ = nullptr;
+  bool nano_ = false;
+  uint64_t count_ = 0;
+};
+
+}  // namespace pathlab

@@ -1,0 +1,542 @@
+#include "pathlab/replay/replay.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+#include <tuple>
+
+#include <fmt/format.h>
+#include <oneapi/tbb/concurrent_queue.h>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/parallel_pipeline.h>
+#include <oneapi/tbb/task_arena.h>
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+
+#include "pathlab/engine/dataplane.hpp"
+#include "pathlab/replay/pcap.hpp"
+#include "pathlab/router/meta.hpp"
+
+namespace pathlab {
+namespace {
+
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
+
+constexpr unsigned kTapRing = 1024;  // > one burst's output: taps are drained after every burst
+constexpr unsigned kTokensPerThread = 2;
+
+unsigned resolve_threads(const ReplayOptions& opt) {
+  unsigned t = opt.threads != 0 ? opt.threads : std::max(1u, std::thread::hardware_concurrency());
+  return std::min(t, kMaxReplayThreads);
+}
+
+unsigned resolve_chunk(const Config& cfg, const ReplayOptions& opt) {
+  const unsigned b = cfg.process.burst;
+  return std::max(1u, (opt.chunk + b - 1) / b) * b;
+}
+
+uint32_t mbuf_room(const Config& cfg) {
+  uint16_t max_mtu = 1500;
+  for (const auto& r : cfg.routers) {
+    for (const auto& p : r.ports) max_mtu = std::max(max_mtu, p.mtu);
+  }
+  // As the live pool: frames up to the largest MTU stay single-segment.
+  return std::max<uint32_t>(RTE_MBUF_DEFAULT_BUF_SIZE, max_mtu + RTE_ETHER_HDR_LEN + 8 + RTE_PKTMBUF_HEADROOM);
+}
+
+// Mbufs in flight: every live token's chunk, twice for frames that need a chain, and slack.
+uint32_t pool_size(const Config& cfg, const ReplayOptions& opt) {
+  const unsigned tokens = resolve_threads(opt) * kTokensPerThread;
+  return tokens * resolve_chunk(cfg, opt) * 2 + 1024;
+}
+
+// One router port in replay: a ring ethdev whose tx queue s is slot s's tap.
+struct Tap {
+  uint16_t eth_id = 0;
+  std::vector<rte_ring*> rings;  // per slot
+  Router* peer = nullptr;        // link end: what is sent arrives on peer.peer_port
+  uint8_t peer_port = 0;
+  int capture = -1;              // device port: index of its output file
+};
+
+// A piece of the capture moving through the pipeline. Allocated once per token.
+struct Chunk {
+  uint64_t index = 0;
+  std::vector<rte_mbuf*> in;                // as read
+  std::vector<std::vector<rte_mbuf*>> out;  // per capture, in transmit order
+};
+
+// What one processing slot owns: its worker index in every router and its scratch space.
+struct Slot {
+  WorkerIo io;
+  std::vector<std::array<uint64_t, 4>> ctrl;  // per router, by CtrlKind: packets for the control path
+  rte_mbuf* buf[kMaxBurst];
+};
+
+struct Capture {
+  Router* router = nullptr;
+  uint8_t port = 0;
+  std::unique_ptr<PcapWriter> writer;
+};
+
+class ReplayEngine {
+ public:
+  ReplayEngine(const Config& cfg, const ReplayOptions& opt) : cfg_(cfg), opt_(opt) {}
+  ~ReplayEngine();
+  void build();
+  void run();
+  bool report() const;
+
+ private:
+  void build_port(size_t ri, size_t pi);
+  void unlimit_icmp();
+  rte_mbuf* load(const PcapRecord& rec);
+  void process(Chunk& c, Slot& s);
+  void settle(Chunk& c, Slot& s);
+  void write(Chunk& c);
+  std::string json() const;
+  std::string text() const;
+
+  // Per-router figures for the summary: the router's totals plus what replay did with the
+  // packets it handed to the (absent) control path.
+  struct Figures {
+    RouterTotals t;
+    uint64_t arp = 0, nd = 0, unresolved = 0;
+    uint64_t drops() const { return t.dropped() + unresolved; }
+    uint64_t consumed() const { return t.consumed - unresolved; }
+    bool balanced() const { return t.rx() == t.tx() + drops() + consumed(); }
+  };
+  Figures figures(size_t ri) const;
+
+  const Config& cfg_;
+  ReplayOptions opt_;
+  unsigned threads_ = 1;
+  unsigned chunk_ = 0;
+  std::string serial_reason_;
+  rte_mempool* pool_ = nullptr;
+  int ts_off_ = -1;
+  uint64_t ts_flag_ = 0;
+  std::vector<std::unique_ptr<Router>> owned_;
+  std::vector<Router*> routers_;
+  std::vector<std::vector<Tap>> taps_;  // [router][port]
+  std::vector<rte_ring*> rings_;
+  std::vector<uint16_t> eth_ids_;
+  std::vector<Capture> captures_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  Router* in_router_ = nullptr;
+  uint8_t in_port_ = 0;
+  uint64_t packets_ = 0, chunks_ = 0;
+  bool nano_ = false;
+};
+
+ReplayEngine::~ReplayEngine() {
+  for (uint16_t id : eth_ids_) {
+    rte_eth_dev_stop(id);
+    rte_eth_dev_close(id);
+  }
+  owned_.clear();
+  for (rte_ring* r : rings_) {
+    rte_mbuf* m = nullptr;
+    while (rte_ring_dequeue(r, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+    rte_ring_free(r);
+  }
+  rte_mempool_free(pool_);
+}
+
+void ReplayEngine::build_port(size_t ri, size_t pi) {
+  Router& r = *routers_[ri];
+  const PortConfig& pc = cfg_.routers[ri].ports[pi];
+  Tap& tap = taps_[ri][pi];
+  for (unsigned s = 0; s < threads_; ++s) {
+    rte_ring* ring = rte_ring_create(fmt::format("plr{}_{}_{}", ri, pi, s).c_str(), kTapRing, SOCKET_ID_ANY,
+                                     RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (ring == nullptr) fail(fmt::format("{}.{}: ring: {}", r.id, pc.name, rte_strerror(rte_errno)));
+    rings_.push_back(ring);
+    tap.rings.push_back(ring);
+  }
+  const std::string name = fmt::format("net_ring_plr{}_{}", ri, pi);
+  const int id = rte_eth_from_rings(name.c_str(), tap.rings.data(), threads_, tap.rings.data(), threads_,
+                                    rte_socket_id());
+  if (id < 0) fail(fmt::format("{}.{}: ring port: {}", r.id, pc.name, rte_strerror(rte_errno)));
+  tap.eth_id = static_cast<uint16_t>(id);
+  eth_ids_.push_back(tap.eth_id);
+  const rte_eth_conf conf{};
+  int rc = rte_eth_dev_configure(tap.eth_id, static_cast<uint16_t>(threads_), static_cast<uint16_t>(threads_), &conf);
+  for (uint16_t q = 0; rc == 0 && q < threads_; ++q) {
+    rc = rte_eth_rx_queue_setup(tap.eth_id, q, kTapRing, rte_socket_id(), nullptr, pool_);
+    if (rc == 0) rc = rte_eth_tx_queue_setup(tap.eth_id, q, kTapRing, rte_socket_id(), nullptr);
+  }
+  if (rc == 0) rc = rte_eth_dev_start(tap.eth_id);
+  if (rc != 0) fail(fmt::format("{}.{}: ring port set-up: {}", r.id, pc.name, rte_strerror(-rc)));
+
+  PortRt& p = r.ports[pi];
+  p.kind = PortKind::Eth;  // tx queue = slot: Router::transmit puts slot s's frames on ring s
+  p.eth_id = tap.eth_id;
+  p.rx_cksum_hw = false;
+  p.tx_shared = false;
+  init_port_mac(p, fallback_port_mac(pc, ri, pi));
+  if (!pc.device.empty()) {
+    tap.capture = static_cast<int>(captures_.size());
+    captures_.push_back({&r, static_cast<uint8_t>(pi),
+                         std::make_unique<PcapWriter>(replay_output_path(opt_.out, r.id, pc.name), nano_)});
+  }
+}
+
+// Replay does not rate-limit ICMP errors: a TSC-based bucket would make the output depend on
+// timing. Each slot's bucket starts with about 10^9 tokens and refills at 1/s.
+void ReplayEngine::unlimit_icmp() {
+  const uint64_t hz = std::max<uint64_t>(rte_get_tsc_hz(), 1);
+  for (Router* r : routers_) {
+    for (RouterWorker& rw : r->workers) {
+      rw.icmp.rate = 1;
+      rw.icmp.burst = (uint64_t{1} << 62) / hz;
+      rw.icmp.tokens_x = rw.icmp.burst * hz;
+      rw.icmp.last_tsc = rte_get_tsc_cycles();
+    }
+  }
+}
+
+void ReplayEngine::build() {
+  threads_ = resolve_threads(opt_);
+  chunk_ = resolve_chunk(cfg_, opt_);
+  if (opt_.chunk == 0 || opt_.chunk > 1u << 20) fail("--chunk wants 1..1048576 packets");
+
+  // Slots: 0..threads-1 process; Router keeps its last counter slot for the control path.
+  const unsigned slots = threads_;
+  for (size_t ri = 0; ri < cfg_.routers.size(); ++ri) {
+    owned_.push_back(make_router(cfg_, ri, slots + 1));
+    routers_.push_back(owned_.back().get());
+  }
+  const std::string rid = opt_.router.empty() ? cfg_.routers.front().id : opt_.router;
+  const RouterConfig* rc = nullptr;
+  for (const auto& r : cfg_.routers) {
+    if (r.id == rid) rc = &r;
+  }
+  if (rc == nullptr) fail(fmt::format("--router {}: no such router", rid));
+  const std::string pname = opt_.port.empty() ? rc->ports.front().name : opt_.port;
+  std::tie(in_router_, in_port_) = find_port(routers_, rid, pname);
+
+  const uint32_t n = pool_size(cfg_, opt_);
+  pool_ = rte_pktmbuf_pool_create("plr_mbufs", n, 0, kMetaSize, static_cast<uint16_t>(mbuf_room(cfg_)),
+                                  rte_socket_id());
+  if (pool_ == nullptr) fail(fmt::format("mbuf pool of {} mbufs: {}", n, rte_strerror(rte_errno)));
+  if (rte_mbuf_dyn_rx_timestamp_register(&ts_off_, &ts_flag_) != 0) {
+    fail(fmt::format("mbuf timestamp field: {}", rte_strerror(rte_errno)));
+  }
+
+  taps_.resize(routers_.size());
+  for (size_t ri = 0; ri < routers_.size(); ++ri) {
+    taps_[ri].resize(routers_[ri]->ports.size());
+    for (size_t pi = 0; pi < routers_[ri]->ports.size(); ++pi) build_port(ri, pi);
+  }
+  for (const LinkConfig& l : cfg_.links) {
+    auto [ra, pa] = find_port(routers_, l.a_router, l.a_port);
+    auto [rb, pb] = find_port(routers_, l.b_router, l.b_port);
+    learn_link_peers(*ra, pa, *rb, pb);
+    taps_[ra->index][pa].peer = rb;
+    taps_[ra->index][pa].peer_port = pb;
+    taps_[rb->index][pb].peer = ra;
+    taps_[rb->index][pb].peer_port = pa;
+  }
+  for (size_t ri = 0; ri < routers_.size(); ++ri) {
+    install_routes(*routers_[ri], cfg_.routers[ri]);
+    // Every slot is built as worker 0: the same seeds whatever slot a chunk lands on.
+    install_chains(*routers_[ri], cfg_.routers[ri], slots, 0);
+  }
+  unlimit_icmp();
+
+  // A stage whose decisions depend on earlier packets needs them all, in order: one thread.
+  for (Router* r : routers_) {
+    for (size_t pi = 0; pi < r->ports.size() && serial_reason_.empty(); ++pi) {
+      for (int egress = 0; egress < 2; ++egress) {
+        const Chain& ch = egress ? r->workers[0].egress[pi] : r->workers[0].ingress[pi];
+        for (size_t si = 0; si < ch.stages().size(); ++si) {
+          if (ch.stages()[si]->stateful() && serial_reason_.empty()) {
+            serial_reason_ = fmt::format("{}.{}.{}[{}] is stateful", r->id, r->ports[pi].name,
+                                         egress ? "egress" : "ingress", si);
+          }
+        }
+      }
+    }
+  }
+
+  for (unsigned s = 0; s < slots; ++s) {
+    auto slot = std::make_unique<Slot>();
+    slot->io.index = s;
+    slot->io.txq = static_cast<uint16_t>(s);
+    slot->io.ctrl = rte_ring_create(fmt::format("plr_ctrl{}", s).c_str(), kTapRing, SOCKET_ID_ANY,
+                                    RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (slot->io.ctrl == nullptr) fail(fmt::format("control ring: {}", rte_strerror(rte_errno)));
+    rings_.push_back(slot->io.ctrl);
+    slot->ctrl.assign(routers_.size(), {});
+    slots_.push_back(std::move(slot));
+  }
+}
+
+// Copies one captured frame into an mbuf (a chain when it exceeds the data room, as net_pcap
+// does; the router drops those as multi-segment).
+rte_mbuf* ReplayEngine::load(const PcapRecord& rec) {
+  rte_mbuf* head = rte_pktmbuf_alloc(pool_);
+  if (head == nullptr) fail("mbuf pool exhausted; try a smaller --chunk");
+  *RTE_MBUF_DYNFIELD(head, ts_off_, uint64_t*) = rec.ts_ns;
+  size_t off = 0;
+  rte_mbuf* seg = head;
+  for (;;) {
+    const uint16_t n = static_cast<uint16_t>(std::min<size_t>(rec.frame.size() - off, rte_pktmbuf_tailroom(seg)));
+    std::memcpy(rte_pktmbuf_append(seg, n), rec.frame.data() + off, n);
+    off += n;
+    if (seg != head && rte_pktmbuf_chain(head, seg) != 0) fail("frame needs too many segments");
+    if (off == rec.frame.size()) return head;
+    seg = rte_pktmbuf_alloc(pool_);
+    if (seg == nullptr) fail("mbuf pool exhausted; try a smaller --chunk");
+  }
+}
+
+void ReplayEngine::process(Chunk& c, Slot& s) {
+  // Random streams restart from the chunk index: a chunk's fate does not depend on its slot.
+  for (Router* r : routers_) {
+    RouterWorker& rw = r->workers[s.io.index];
+    for (auto* chains : {&rw.ingress, &rw.egress}) {
+      for (Chain& ch : *chains) {
+        for (const auto& st : ch.stages()) st->reseed(c.index);
+      }
+    }
+  }
+  const size_t burst = cfg_.process.burst;
+  for (size_t off = 0; off < c.in.size(); off += burst) {
+    const auto n = static_cast<uint16_t>(std::min(burst, c.in.size() - off));
+    in_router_->process(s.io, in_port_, c.in.data() + off, n);
+    settle(c, s);
+  }
+  c.in.clear();  // the routers own those mbufs now
+}
+
+// Moves what the last burst produced: link frames to the peer router (in a fixed order, until
+// nothing moves), device frames to the chunk's outputs, control-path packets to the counters.
+void ReplayEngine::settle(Chunk& c, Slot& s) {
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (auto& router_taps : taps_) {
+      for (Tap& tap : router_taps) {
+        rte_ring* ring = tap.rings[s.io.index];
+        unsigned k;
+        while ((k = rte_ring_sc_dequeue_burst(ring, reinterpret_cast<void**>(s.buf), kMaxBurst, nullptr)) != 0) {
+          if (tap.peer != nullptr) {
+            tap.peer->process(s.io, tap.peer_port, s.buf, static_cast<uint16_t>(k));
+            moved = true;
+          } else {
+            auto& out = c.out[static_cast<size_t>(tap.capture)];
+            out.insert(out.end(), s.buf, s.buf + k);
+          }
+        }
+      }
+    }
+    unsigned k;
+    while ((k = rte_ring_sc_dequeue_burst(s.io.ctrl, reinterpret_cast<void**>(s.buf), kMaxBurst, nullptr)) != 0) {
+      for (unsigned i = 0; i < k; ++i) {
+        const PktMeta& md = meta(s.buf[i]);
+        ++s.ctrl[md.router][static_cast<size_t>(md.ctrl) & 3];
+        rte_pktmbuf_free(s.buf[i]);
+      }
+    }
+  }
+}
+
+void ReplayEngine::write(Chunk& c) {
+  std::array<std::span<const uint8_t>, 64> segs;
+  for (size_t j = 0; j < c.out.size(); ++j) {
+    PcapWriter& w = *captures_[j].writer;
+    for (rte_mbuf* m : c.out[j]) {
+      size_t ns = 0;
+      for (rte_mbuf* seg = m; seg != nullptr && ns < segs.size(); seg = seg->next) {
+        segs[ns++] = {rte_pktmbuf_mtod(seg, const uint8_t*), seg->data_len};
+      }
+      w.write(*RTE_MBUF_DYNFIELD(m, ts_off_, uint64_t*), {segs.data(), ns});
+      rte_pktmbuf_free(m);
+    }
+    c.out[j].clear();
+  }
+}
+
+void ReplayEngine::run() {
+  PcapReader reader(opt_.in);
+  nano_ = reader.nanosecond();
+  build();
+  if (!serial_reason_.empty()) threads_ = 1;
+
+  const size_t tokens = size_t{threads_} * kTokensPerThread;
+  std::vector<std::unique_ptr<Chunk>> chunks;
+  tbb::concurrent_queue<Chunk*> free_chunks;
+  for (size_t i = 0; i < tokens; ++i) {
+    auto c = std::make_unique<Chunk>();
+    c->in.reserve(chunk_);
+    c->out.resize(captures_.size());
+    for (auto& o : c->out) o.reserve(chunk_);
+    free_chunks.push(c.get());
+    chunks.push_back(std::move(c));
+  }
+  tbb::concurrent_bounded_queue<Slot*> free_slots;
+  for (unsigned s = 0; s < threads_; ++s) free_slots.push(slots_[s].get());
+
+  bool done = false;
+  auto read = [&](tbb::flow_control& fc) -> Chunk* {
+    Chunk* c = nullptr;
+    if (done) {
+      fc.stop();
+      return nullptr;
+    }
+    if (!free_chunks.try_pop(c)) fail("replay: no free chunk");  // a free token always has one
+    c->index = chunks_;
+    PcapRecord rec;
+    while (c->in.size() < chunk_ && reader.next(rec)) c->in.push_back(load(rec));
+    if (c->in.empty()) {
+      done = true;
+      free_chunks.push(c);
+      fc.stop();
+      return nullptr;
+    }
+    packets_ += c->in.size();
+    ++chunks_;
+    return c;
+  };
+  auto work = [&](Chunk* c) -> Chunk* {
+    Slot* s = nullptr;
+    free_slots.pop(s);  // never waits long: at most `threads` chunks are in this filter
+    process(*c, *s);
+    free_slots.push(s);
+    return c;
+  };
+  auto emit = [&](Chunk* c) {
+    write(*c);
+    free_chunks.push(c);
+  };
+  // Allow `threads` even beyond the machine's count (the output is the same either way).
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism, threads_);
+  tbb::task_arena arena(static_cast<int>(threads_));
+  arena.execute([&] {
+    tbb::parallel_pipeline(tokens,
+                           tbb::make_filter<void, Chunk*>(tbb::filter_mode::serial_in_order, read) &
+                               tbb::make_filter<Chunk*, Chunk*>(tbb::filter_mode::parallel, work) &
+                               tbb::make_filter<Chunk*, void>(tbb::filter_mode::serial_in_order, emit));
+  });
+  for (Capture& cap : captures_) cap.writer->close();
+}
+
+ReplayEngine::Figures ReplayEngine::figures(size_t ri) const {
+  Figures f;
+  f.t = router_totals(*routers_[ri], threads_);
+  for (const auto& s : slots_) {
+    f.arp += s->ctrl[ri][static_cast<size_t>(CtrlKind::Arp)];
+    f.nd += s->ctrl[ri][static_cast<size_t>(CtrlKind::Nd)];
+    f.unresolved += s->ctrl[ri][static_cast<size_t>(CtrlKind::Resolve)];
+  }
+  return f;
+}
+
+std::string ReplayEngine::text() const {
+  std::string out = fmt::format(
+      "pathlab replay: {} packets from {} as received on {}.{}; {} chunk(s) of up to {}; {} thread(s){}\n",
+      packets_, opt_.in, in_router_->id, in_router_->ports[in_port_].name, chunks_, chunk_, threads_,
+      serial_reason_.empty() ? "" : fmt::format(" (serial: {})", serial_reason_));
+  for (size_t ri = 0; ri < routers_.size(); ++ri) {
+    const Router& r = *routers_[ri];
+    const Figures f = figures(ri);
+    out += fmt::format("router {}\n", r.id);
+    for (size_t pi = 0; pi < r.ports.size(); ++pi) {
+      const PortTotals& p = f.t.ports[pi];
+      const int cap = taps_[ri][pi].capture;
+      out += fmt::format("  port {:<12} rx {:>9} ({} bytes)  tx {:>9} ({} bytes)  -> {}\n", r.ports[pi].name,
+                         p.rx_pkts, p.rx_bytes, p.tx_pkts, p.tx_bytes,
+                         cap >= 0 ? captures_[static_cast<size_t>(cap)].writer->path()
+                                  : fmt::format("link to {}.{}", taps_[ri][pi].peer->id,
+                                                taps_[ri][pi].peer->ports[taps_[ri][pi].peer_port].name));
+    }
+    for (const auto& [name, v] : f.t.drops) {
+      if (v != 0) out += fmt::format("  drop {:<40} {}\n", name, v);
+    }
+    if (f.unresolved != 0) out += fmt::format("  drop {:<40} {}\n", "replay/unresolved_neighbour", f.unresolved);
+    for (const auto& [name, v] : f.t.events) {
+      if (v != 0) out += fmt::format("  event {:<39} {}\n", name, v);
+    }
+    if (f.arp + f.nd != 0) {
+      out += fmt::format("  consumed by the control path (not replayed): arp {}, nd {}\n", f.arp, f.nd);
+    }
+    out += fmt::format("  accounting: rx {} = tx {} + drops {} + consumed {}: {}\n", f.t.rx(), f.t.tx(), f.drops(),
+                       f.consumed(), f.balanced() ? "balanced" : "NOT BALANCED");
+  }
+  return out;
+}
+
+std::string ReplayEngine::json() const {
+  std::string out = fmt::format(
+      "{{\"pathlab\":\"replay\",\"input\":\"{}\",\"ingress\":\"{}.{}\",\"packets\":{},\"chunks\":{},"
+      "\"chunk\":{},\"threads\":{},\"serial\":\"{}\",\"routers\":[",
+      opt_.in, in_router_->id, in_router_->ports[in_port_].name, packets_, chunks_, chunk_, threads_,
+      serial_reason_);
+  for (size_t ri = 0; ri < routers_.size(); ++ri) {
+    const Router& r = *routers_[ri];
+    const Figures f = figures(ri);
+    out += fmt::format("{}{{\"id\":\"{}\",\"ports\":[", ri ? "," : "", r.id);
+    for (size_t pi = 0; pi < r.ports.size(); ++pi) {
+      const PortTotals& p = f.t.ports[pi];
+      const int cap = taps_[ri][pi].capture;
+      out += fmt::format(
+          "{}{{\"name\":\"{}\",\"rx_packets\":{},\"rx_bytes\":{},\"tx_packets\":{},\"tx_bytes\":{},\"file\":{}}}",
+          pi ? "," : "", r.ports[pi].name, p.rx_pkts, p.rx_bytes, p.tx_pkts, p.tx_bytes,
+          cap >= 0 ? fmt::format("\"{}\"", captures_[static_cast<size_t>(cap)].writer->path()) : "null");
+    }
+    out += "],\"drops\":{";
+    for (const auto& [name, v] : f.t.drops) out += fmt::format("\"{}\":{},", name, v);
+    out += fmt::format("\"replay/unresolved_neighbour\":{}}},\"events\":{{", f.unresolved);
+    for (size_t i = 0; i < f.t.events.size(); ++i) {
+      out += fmt::format("{}\"{}\":{}", i ? "," : "", f.t.events[i].first, f.t.events[i].second);
+    }
+    out += fmt::format(
+        "}},\"consumed\":{{\"arp\":{},\"nd\":{}}},\"accounting\":{{\"rx\":{},\"tx\":{},\"drops\":{},"
+        "\"consumed\":{},\"balanced\":{}}}}}",
+        f.arp, f.nd, f.t.rx(), f.t.tx(), f.drops(), f.consumed(), f.balanced() ? "true" : "false");
+  }
+  return out + "]}";
+}
+
+bool ReplayEngine::report() const {
+  fmt::print("{}{}", opt_.json ? json() : text(), opt_.json ? "\n" : "");
+  bool ok = true;
+  for (size_t ri = 0; ri < routers_.size(); ++ri) ok = ok && figures(ri).balanced();
+  return ok;
+}
+
+}  // namespace
+
+std::string replay_output_path(const std::string& out, const std::string& router, const std::string& port) {
+  std::string stem = out;
+  if (stem.size() > 5 && stem.ends_with(".pcap")) stem.resize(stem.size() - 5);
+  return fmt::format("{}.{}.{}.pcap", stem, router, port);
+}
+
+std::vector<std::string> replay_eal_args(const Config& cfg, const ReplayOptions& opt) {
+  // Each router's rte_lpm and rte_lpm6 hold a 2^24-entry table (64 MiB each).
+  const uint64_t pool_mb = uint64_t{pool_size(cfg, opt)} * (mbuf_room(cfg) + 256 + kMetaSize) >> 20;
+  const uint64_t mem_mb = 128 + 160 * cfg.routers.size() + pool_mb * 5 / 4;
+  return {"pathlab-replay", "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry", "-l", "0", "-m",
+          std::to_string(mem_mb), "--file-prefix", fmt::format("pl-replay-{}", getpid()), "--log-level",
+          "*:warning"};
+}
+
+bool run_replay(const Config& cfg, const ReplayOptions& opt) {
+  if (opt.in.empty() || opt.out.empty()) fail("replay needs --in and --out");
+  ReplayEngine e(cfg, opt);
+  e.run();
+  return e.report();
+}
+
+}  // namespace pathlab
