@@ -42,6 +42,8 @@ constexpr const char* kReplayUsage =
     "  --threads N              processing threads (default: hardware threads, at most 16)\n"
     "  --chunk PACKETS          packets per chunk (default 1024, a multiple of process.burst)\n"
     "  --pipelines DIR          where {pipeline: NAME} looks first (repeatable)\n"
+    "  --set-dst-mac            give unicast input frames the ingress port's MAC as destination\n"
+    "                           (a trace captured in front of another device)\n"
     "  --json                   print the summary as one JSON line\n";
 
 struct Options {
@@ -140,6 +142,8 @@ int replay_main(int argc, char** argv) {
       pipelines.emplace_back(value());
     } else if (a == "--json") {
       ro.json = true;
+    } else if (a == "--set-dst-mac") {
+      ro.set_dst_mac = true;
     } else if (a == "--help" || a == "-h") {
       fmt::print("{}", kReplayUsage);
       return 0;

@@ -295,10 +295,15 @@ rte_mbuf* ReplayEngine::load(const PcapRecord& rec) {
     std::memcpy(rte_pktmbuf_append(seg, n), rec.frame.data() + off, n);
     off += n;
     if (seg != head && rte_pktmbuf_chain(head, seg) != 0) fail("frame needs too many segments");
-    if (off == rec.frame.size()) return head;
+    if (off == rec.frame.size()) break;
     seg = rte_pktmbuf_alloc(pool_);
     if (seg == nullptr) fail("mbuf pool exhausted; try a smaller --chunk");
   }
+  auto* eth = rte_pktmbuf_mtod(head, rte_ether_hdr*);
+  if (opt_.set_dst_mac && head->data_len >= RTE_ETHER_ADDR_LEN && !rte_is_multicast_ether_addr(&eth->dst_addr)) {
+    eth->dst_addr = in_router_->ports[in_port_].mac;
+  }
+  return head;
 }
 
 void ReplayEngine::process(Chunk& c, Slot& s) {

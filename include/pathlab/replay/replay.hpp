@@ -20,6 +20,7 @@ struct ReplayOptions {
   unsigned threads = 0;  // 0: the machine's hardware threads (at most kMaxReplayThreads)
   unsigned chunk = 1024;  // packets per chunk, rounded up to a multiple of process.burst
   bool json = false;      // summary as one JSON line instead of text
+  bool set_dst_mac = false;  // unicast input frames get the ingress port's MAC as destination
 };
 
 // One tx ring per slot per port: the ring PMD's tx queue limit.
