@@ -459,7 +459,7 @@ std::string ReplayEngine::text() const {
     for (size_t pi = 0; pi < r.ports.size(); ++pi) {
       const PortTotals& p = f.t.ports[pi];
       const int cap = taps_[ri][pi].capture;
-      out += fmt::format("  port {:<12} rx {:>9} ({} bytes)  tx {:>9} ({} bytes)  -> {}\n", r.ports[pi].name,
+      out += fmt::format("  port {:<10} rx {:>8} pkts {:>10} bytes  tx {:>8} pkts {:>10} bytes  -> {}\n", r.ports[pi].name,
                          p.rx_pkts, p.rx_bytes, p.tx_pkts, p.tx_bytes,
                          cap >= 0 ? captures_[static_cast<size_t>(cap)].writer->path()
                                   : fmt::format("link to {}.{}", taps_[ri][pi].peer->id,

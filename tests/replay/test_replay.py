@@ -155,6 +155,23 @@ def read_frames(path):
     return frames
 
 
+def to_big_endian_ns(src, dst):
+    """The same capture as a big-endian, nanosecond pcap."""
+    with open(src, "rb") as f:
+        data = f.read()
+    assert data[:4] == b"\xd4\xc3\xb2\xa1", "expected a little-endian microsecond pcap"
+    _, major, minor, zone, sig, snap, link = struct.unpack("<IHHiIII", data[:24])
+    out = [struct.pack(">IHHiIII", 0xa1b23c4d, major, minor, zone, sig, snap, link)]
+    off = 24
+    while off < len(data):
+        sec, usec, caplen, length = struct.unpack("<IIII", data[off:off + 16])
+        out.append(struct.pack(">IIII", sec, usec * 1000 + 7, caplen, length))
+        out.append(data[off + 16:off + 16 + caplen])
+        off += 16 + caplen
+    with open(dst, "wb") as f:
+        f.write(b"".join(out))
+
+
 def run(cmd, timeout=120):
     cp = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if cp.returncode != 0:
@@ -228,6 +245,15 @@ def test(tmp):
         with open(f"{tmp}/rp2_64.r1.{p}.pcap", "rb") as a, open(f"{tmp}/again.r1.{p}.pcap", "rb") as b:
             assert a.read() == b.read(), f"{p}: a second replay differs"
     print("replay twice: identical files")
+
+    # Byte order and timestamp precision of the input change nothing but the output's precision.
+    to_big_endian_ns(f"{tmp}/in.pcap", f"{tmp}/in_be_ns.pcap")
+    replay(binary, cfg, f"{tmp}/in_be_ns.pcap", f"{tmp}/be_ns.pcap", 2, 64)
+    for p in ("p0", "p1", "p2"):
+        compare(f"big-endian ns input {p}", f"{tmp}/live.{p}.pcap", f"{tmp}/be_ns.r1.{p}.pcap")
+        with open(f"{tmp}/be_ns.r1.{p}.pcap", "rb") as f:
+            assert f.read(4) in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"), f"{p}: not a ns pcap"
+    print("big-endian nanosecond input: same frames, nanosecond output")
 
     # A probabilistic stage: the same output whatever the thread count.
     evil = f"{tmp}/evil.yaml"
