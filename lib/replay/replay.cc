@@ -249,7 +249,9 @@ void ReplayEngine::build() {
   }
   for (size_t ri = 0; ri < routers_.size(); ++ri) {
     install_routes(*routers_[ri], cfg_.routers[ri]);
-    // Every slot is built as worker 0: the same seeds whatever slot a chunk lands on.
+    // Every slot is built as worker 0: the same seeds whatever slot a chunk lands on. (Stages
+    // that share state per worker, e.g. tcp_seq's tables, are stateful: replay then uses slot 0
+    // alone, below.)
     install_chains(*routers_[ri], cfg_.routers[ri], slots, 0);
   }
   unlimit_icmp();
