@@ -43,6 +43,16 @@ inline bool bad_source6(const uint8_t* a) {
 
 inline bool is_nd_type(uint8_t t) { return t >= 133 && t <= 137; }
 
+// TTL decrement with an incremental checksum update (RFC 1624) of the TTL/protocol word. The
+// word is stored whole: a byte store then a word load of it would stall store forwarding.
+inline void decrement_ttl4(rte_ipv4_hdr* h) {
+  uint16_t old_w;
+  std::memcpy(&old_w, &h->time_to_live, 2);
+  const uint16_t new_w = static_cast<uint16_t>(old_w - rte_cpu_to_be_16(0x0100));
+  std::memcpy(&h->time_to_live, &new_w, 2);
+  h->hdr_checksum = csum::update16(h->hdr_checksum, old_w, new_w);
+}
+
 }  // namespace
 
 void Router::hand_over(rte_mbuf* m, CtrlKind kind, uint8_t in, uint8_t family) const {
@@ -334,8 +344,23 @@ void Router::forward(RouterWorker& rw, uint8_t in, bool gathered) {
 
   if (n4 == b.n) [[likely]] {  // IPv4 only
     for (uint16_t i = 0; i < n4; ++i) {
+      rte_mbuf* m = b.pkts[i];
       const uint32_t r = hop4[i];
-      forward4(rw, in, b.pkts[i], r & 0x00ffffff, (r & RTE_LPM_LOOKUP_SUCCESS) != 0);
+      // forward4's common case inline: routed, not local, TTL above 1, within the MTU.
+      if (r & RTE_LPM_LOOKUP_SUCCESS) [[likely]] {
+        const uint32_t nh = r & 0x00ffffff;
+        const NextHop& hop = nexthops[nh];
+        auto* h = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, kEthLen);
+        if (hop.kind != NextHop::Kind::Local && h->time_to_live > 1 &&
+            rte_be_to_cpu_16(h->total_length) <= ports[hop.port].mtu) [[likely]] {
+          decrement_ttl4(h);
+          m->hash.usr = nh;
+          Batch& ob = rw.out[hop.port];
+          ob.pkts[ob.n++] = m;
+          continue;
+        }
+      }
+      forward4(rw, in, m, r & 0x00ffffff, (r & RTE_LPM_LOOKUP_SUCCESS) != 0);
     }
     b.n = 0;
     return;
@@ -413,13 +438,7 @@ bool Router::forward4(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bo
     event(rw, Event::IcmpFragNeeded);
     return true;
   }
-  // TTL decrement with an incremental checksum update (RFC 1624) of the TTL/protocol word. The
-  // word is stored whole: a byte store then a word load of it would stall store forwarding.
-  uint16_t old_w;
-  std::memcpy(&old_w, &h->time_to_live, 2);
-  const uint16_t new_w = static_cast<uint16_t>(old_w - rte_cpu_to_be_16(0x0100));
-  std::memcpy(&h->time_to_live, &new_w, 2);
-  h->hdr_checksum = csum::update16(h->hdr_checksum, old_w, new_w);
+  decrement_ttl4(h);
   m->hash.usr = nh;
   Batch& ob = rw.out[hop.port];
   ob.pkts[ob.n++] = m;
