@@ -261,7 +261,7 @@ class Capture:
     def __init__(self, host, iface, bpf):
         self.host = host
         self.path = os.path.join(host.lab.workdir, f"{host.name}-{iface}-{time.monotonic_ns()}.pcap")
-        self.cmd = ["tcpdump", "-i", iface, "-n", "-U", "-s", "0", "-w", self.path] + \
+        self.cmd = ["tcpdump", "-i", iface, "-n", "-U", "--immediate-mode", "-s", "0", "-w", self.path] + \
             (bpf.split() if bpf else [])
         self.proc = None
 
@@ -285,7 +285,7 @@ class Capture:
         return False
 
     def packets(self):
-        from scapy.utils import rdpcap
+        from scapy.all import rdpcap
         return list(rdpcap(self.path))
 
 
@@ -553,6 +553,8 @@ class Lab:
     def start(self, ready_timeout=30.0):
         if not self.built:
             self.build()
+        with open(self.config_path, "w") as f:   # stages may have been set after build()
+            f.write(self.config_yaml())
         self._launch(ready_timeout)
 
     def _launch(self, ready_timeout):
