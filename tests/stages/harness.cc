@@ -15,6 +15,7 @@
 #pragma GCC diagnostic pop
 
 #include "pathlab/config/error.hpp"
+#include "pathlab/engine/chain.hpp"
 #include "pathlab/net/ptype.hpp"
 #include "pathlab/stages/packet.hpp"
 
@@ -155,8 +156,10 @@ std::vector<Out> StageRun::run(const std::vector<Bytes>& frames) {
   for (uint16_t i = 0; i < b.n; ++i) {
     out[i].verdict = b.verdict[i];
     if (b.verdict[i] == kPass || b.verdict[i] == kGenerated) out[i].bytes = bytes_of(b.pkts[i]);
-    if (b.verdict[i] != kTaken) rte_pktmbuf_free(b.pkts[i]);
   }
+  Chain::compact(*stage_, b);  // counts drops (and frees them) as the engine does
+  for (uint16_t i = 0; i < b.n; ++i) rte_pktmbuf_free(b.pkts[i]);
+  for (uint16_t i = 0; i < b.ngen; ++i) rte_pktmbuf_free(b.gen[i]);
   return out;
 }
 

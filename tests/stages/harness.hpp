@@ -64,7 +64,8 @@ class StageRun {
   StageRun(const std::string& kind, const std::string& yaml_params, const StageSite& site);
   ~StageRun();
 
-  // One burst through Stage::process; verdicts as the stage wrote them. Dropped packets are freed.
+  // One burst through Stage::process, then the engine's compaction (drops counted and freed);
+  // verdicts as the stage wrote them.
   std::vector<Out> run(const std::vector<Bytes>& frames);
   Out run1(const Bytes& frame) { return run({frame})[0]; }
 

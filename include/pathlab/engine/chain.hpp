@@ -27,7 +27,7 @@ class Chain {
     }
   }
 
- private:
+  // Applies one stage's verdicts: counts and frees drops, moves generated replies to b.gen.
   static void compact(Stage& stage, Batch& b) {
     uint16_t kept = 0;
     for (uint16_t i = 0; i < b.n; ++i) {
@@ -44,6 +44,7 @@ class Chain {
     b.n = kept;
   }
 
+ private:
   std::vector<std::unique_ptr<Stage>> stages_;
 };
 

@@ -159,13 +159,22 @@ inline uint16_t l4_sum(const PktView& v, uint32_t len) {
   return csum::fold(sum);
 }
 
+// Bytes the transport checksum covers: UDP's own length when it is sane (8..l4_len), else all.
+inline uint32_t l4_cover_len(const PktView& v) {
+  if (v.proto == kProtoUdp && v.l4_len >= 8) {
+    const uint32_t ulen = parse::load_be16(v.l4 + 4);
+    if (ulen >= 8 && ulen <= v.l4_len) return ulen;
+  }
+  return v.l4_len;
+}
+
 // Recomputes the transport checksum over the pseudo-header (the IPv6 upper-layer length is the
 // transport length, extension headers excluded). UDP: a result of 0 is sent as 0xffff.
 inline void l4_cksum_full(const PktView& v) {
   const int off = l4_cksum_offset(v);
   if (off < 0) return;
   put16(v.l4 + off, 0);
-  uint16_t ck = static_cast<uint16_t>(~l4_sum(v, v.l4_len));
+  uint16_t ck = static_cast<uint16_t>(~l4_sum(v, l4_cover_len(v)));
   if (ck == 0 && v.proto == kProtoUdp) ck = 0xffff;
   put16(v.l4 + off, ck);
 }
@@ -175,7 +184,7 @@ inline bool l4_cksum_valid(const PktView& v) {
   const int off = l4_cksum_offset(v);
   if (off < 0) return true;
   if (v.proto == kProtoUdp && v.version == 4 && get16(v.l4 + off) == 0) return true;
-  return l4_sum(v, v.l4_len) == 0xffff;
+  return l4_sum(v, l4_cover_len(v)) == 0xffff;
 }
 
 }  // namespace pathlab
