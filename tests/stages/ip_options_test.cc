@@ -116,6 +116,7 @@ TEST(IpOptions, PlainPacketsUntouched) {
 TEST(IpOptions, Drop) {
   StageRun s("ip_options", "ipv4: drop");
   for (const auto& n : ip4_names()) EXPECT_EQ(s.run1(frames().get(n)).verdict, kDropOptions) << n;
+  EXPECT_EQ(s.drop("ip4_options"), ip4_names().size());
 }
 
 TEST(IpOptions, DropAllButAllowed) {
@@ -124,8 +125,10 @@ TEST(IpOptions, DropAllButAllowed) {
     const Bytes in = frames().get(n);
     // Kept whole by allow: [ra] exactly when it passes here.
     const bool allowed = frames().get(n, "ra") == in;
+    const uint64_t before = s.drop("ip4_options");
     const Out o = s.run1(in);
     EXPECT_EQ(o.verdict, allowed ? kPass : kDropOptions) << n;
+    EXPECT_EQ(s.drop("ip4_options") - before, allowed ? 0u : 1u) << n;
     if (allowed) {
       EXPECT_EQ(o.bytes, in) << n;
     }
@@ -155,6 +158,8 @@ TEST(IpOptions, MalformedIpv4Lists) {
     EXPECT_EQ(pass.action("malformed_passed"), in.size());
     StageRun drop("ip_options", std::string(params) + "\nmalformed: drop");
     for (const auto& o : drop.run(in)) EXPECT_EQ(o.verdict, kDropMalformed) << params;
+    EXPECT_EQ(drop.drop("malformed"), in.size()) << params;
+    EXPECT_EQ(drop.drop("ip4_options"), 0u) << params;
   }
   // Without an allow-list nothing is parsed: the options go, or the packet does.
   StageRun strip("ip_options", "ipv4: strip\nmalformed: drop");
@@ -180,6 +185,8 @@ TEST(IpOptions, Ipv6DropHbh) {
   EXPECT_EQ(s.run1(frames().get("malformed6/tlv")).verdict, kDropHbh);  // no need to parse it
   const Bytes v4 = frames().get("v4/udp/ra");
   EXPECT_EQ(s.run1(v4).bytes, v4);
+  EXPECT_EQ(s.drop("hbh"), 2 * ip6_names("hbh").size() + 1);
+  EXPECT_EQ(s.drop("dstopts"), 0u);
 }
 
 TEST(IpOptions, Ipv6DropDstopts) {
@@ -189,6 +196,7 @@ TEST(IpOptions, Ipv6DropDstopts) {
       EXPECT_EQ(s.run1(frames().get(n)).verdict, kDropDstopts) << n;
   }
   EXPECT_EQ(s.run1(frames().get("v6frag/dst")).verdict, kDropDstopts);
+  EXPECT_EQ(s.drop("dstopts"), 3 * ip6_names("dst").size() + 1);
   for (const char* sc : {"plain", "hbh"}) {
     for (const auto& n : ip6_names(sc))
       EXPECT_EQ(s.run1(frames().get(n)).bytes, frames().get(n)) << n;

@@ -181,6 +181,7 @@ TEST(Mss, MalformedListsPassOrDrop) {
 
     StageRun drop("mss", std::string(params) + "\nmalformed: drop");
     for (const auto& o : drop.run(in)) EXPECT_EQ(o.verdict, 1);  // malformed
+    EXPECT_EQ(drop.drop("malformed"), in.size()) << params;
   }
 }
 

@@ -199,6 +199,8 @@ TEST(TcpOptions, DropSynWithKind) {
   EXPECT_EQ(out[3].bytes, f("tfo_ack"));
   EXPECT_EQ(out[4].verdict, kPass);
   EXPECT_EQ(out[4].bytes, f("plain_syn"));
+  EXPECT_EQ(s.drop("syn_option"), 3u);
+  EXPECT_EQ(s.drop("malformed"), 0u);
 
   ChainRun chain("drop_syn_with: [tfo]");
   const auto passed = chain.run({f("tfo_syn"), f("tfo_ack"), f("tfo_exp_syn"), f("plain_syn")});
@@ -243,6 +245,7 @@ TEST(TcpOptions, MalformedListsPassOrDrop) {
     const std::string dropping = std::string(params) + "\nmalformed: drop";
     StageRun drop("tcp_options", dropping);
     for (const auto& o : drop.run(in)) EXPECT_EQ(o.verdict, 2) << dropping;  // malformed
+    EXPECT_EQ(drop.drop("malformed"), in.size()) << dropping;
     EXPECT_EQ(drop.action("malformed_passed"), 0u);
   }
   ChainRun chain("strip: [mss]\nmalformed: drop");
