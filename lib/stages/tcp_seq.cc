@@ -14,7 +14,7 @@
 // Offsets: d_i is added to every sequence number the initiator sends (SEQ) and subtracted from
 // every number that refers to it coming back (ACK, SACK edges). d_r does the same for the
 // responder. The stage must see both directions: put it on one port's ingress AND egress (or on
-// the ingress of both ports) with the same `table`; see docs/stages/tcp_seq.md.
+// the ingress of both ports) with the same `table`; see docs/stages.md#tcp_seq.
 #include <fmt/format.h>
 
 #pragma GCC diagnostic push
