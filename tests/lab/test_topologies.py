@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Every shipped lab topology (default, two-clients) comes up, side by side,
+"""Every shipped lab topology (default, two-clients, middlebox) comes up, side by side,
 passes its checks, and `down` leaves no namespace, veth or process behind."""
 import os
 import sys
@@ -8,7 +8,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
 
 PID = os.getpid() % 100000
-LABS = {f"t{PID}def": "default", f"t{PID}two": "two-clients"}
+LABS = {f"t{PID}def": "default", f"t{PID}two": "two-clients", f"t{PID}mb": "middlebox"}
 
 
 def test():
@@ -19,10 +19,12 @@ def test():
         C.lab("up", topo, "--name", name, check=0)
         states[name] = C.state(name)
         assert states[name]["phase"] == "up", states[name]
-    a, b = states.values()
-    assert a["file_prefix"] != b["file_prefix"]
-    assert not set(a["netns"]) & set(b["netns"])
-    assert not set(a["veths"]) & set(b["veths"])
+    sts = list(states.values())
+    assert len({st["file_prefix"] for st in sts}) == len(sts)
+    for i, a in enumerate(sts):
+        for b in sts[i + 1:]:
+            assert not set(a["netns"]) & set(b["netns"])
+            assert not set(a["veths"]) & set(b["veths"])
     for st in states.values():
         for v in st["veths"]:
             assert len(v) <= 15, v
