@@ -1,6 +1,8 @@
 #pragma once
 // A port's ordered list of stage instances for one worker. Runs a batch through every stage,
 // one virtual call per stage per burst, and removes what a stage dropped or took.
+#include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -23,8 +25,22 @@ class Chain {
     for (auto& stage : stages_) {
       if (b.n == 0) return;
       stage->process(b);
-      compact(*stage, b);
+      if (!all_pass(b)) compact(*stage, b);
     }
+  }
+
+  // True when every verdict is kPass (0): compaction would only copy the burst onto itself.
+  // Eight verdicts per load.
+  static bool all_pass(const Batch& b) {
+    uint64_t any = 0;
+    uint16_t i = 0;
+    for (; i + 8u <= b.n; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, b.verdict + i, 8);
+      any |= w;
+    }
+    for (; i < b.n; ++i) any |= b.verdict[i];
+    return any == 0;
   }
 
   // Applies one stage's verdicts: counts and frees drops, moves generated replies to b.gen.
