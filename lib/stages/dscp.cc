@@ -56,14 +56,23 @@ class Dscp final : public MatchStage {
 
   void process(Batch& b) override {
     if (!active()) return pass_all(b);
+    // Only the IP header is read or written: skip the transport parse when the match allows.
+    if (match().needs_upper_layer()) return run<false, false>(b);
+    return selects_all() ? run<true, true>(b) : run<true, false>(b);
+  }
+
+ private:
+  // kL3Only: view_l3 instead of view_packet; kAll: selects_all(), no per-packet test.
+  template <bool kL3Only, bool kAll>
+  void run(Batch& b) {
     uint64_t remarked = 0, ecn_zeroed = 0;
     for (uint16_t i = 0; i < b.n; ++i) {
       b.verdict[i] = kPass;
       PktView v;
-      if (!view_packet(b.pkts[i], v)) continue;
+      if (!(kL3Only ? view_l3(b.pkts[i], v) : view_packet(b.pkts[i], v))) continue;
       const uint8_t tc = traffic_class(v);
       const uint8_t new_tc = a_.tos[tc];
-      if (new_tc == tc || !selected(v)) continue;
+      if (new_tc == tc || (!kAll && !selected(v))) continue;
       set_traffic_class(v, new_tc);
       remarked += ((tc ^ new_tc) & ~kEcnMask) != 0;
       ecn_zeroed += ((tc ^ new_tc) & kEcnMask) != 0;
@@ -72,7 +81,6 @@ class Dscp final : public MatchStage {
     if (ecn_zeroed != 0) count_action(kEcnZeroed, ecn_zeroed);
   }
 
- private:
   DscpAction a_;
 };
 

@@ -136,7 +136,10 @@ class Ecn final : public MatchStage {
   Ecn(const StageCommon& c, const StageSite& site, const EcnAction& a)
       : MatchStage(kDrops, kActions, c, site), a_(a) {
     if (!a.tcp) {
-      run_ = &Ecn::run<true, false, false>;
+      // Only the IP header is read or written: skip the transport parse when the match allows.
+      run_ = c.match.needs_upper_layer() ? &Ecn::run<true, false, false>
+             : selects_all()             ? &Ecn::run<true, false, false, true, true>
+                                         : &Ecn::run<true, false, false, true>;
     } else if (a.drop_fallback) {
       run_ = a.ip ? &Ecn::run<true, true, true> : &Ecn::run<false, true, true>;
       dropped_syns_.reserve();
@@ -152,13 +155,14 @@ class Ecn final : public MatchStage {
   bool stateful() const override { return a_.drop_fallback; }
 
  private:
-  template <bool kIp, bool kTcp, bool kFallback>
+  // kL3Only: view_l3 instead of view_packet; kAll: selects_all(), no per-packet test.
+  template <bool kIp, bool kTcp, bool kFallback, bool kL3Only = false, bool kAll = false>
   void run(Batch& b) {
     uint64_t ip_changed = 0, tcp_changed = 0;
     for (uint16_t i = 0; i < b.n; ++i) {
       b.verdict[i] = kPass;
       PktView v;
-      if (!view_packet(b.pkts[i], v)) continue;
+      if (!(kL3Only ? view_l3(b.pkts[i], v) : view_packet(b.pkts[i], v))) continue;
       if constexpr (kFallback) {
         // Decided when the ECN-setup SYN was: no new draw.
         if (v.tcp_ok && (v.tcp_flags & (kTcpSyn | kTcpAck | kEceCwr)) == kTcpSyn &&
@@ -181,7 +185,7 @@ class Ecn final : public MatchStage {
         }
       }
       if (new_tc == tc && new_flags == flags && drop == 0) continue;
-      if (!selected(v)) continue;
+      if (!kAll && !selected(v)) continue;
       if (drop != 0) {
         if constexpr (kFallback) {
           if (drop == kVerdictSetupSyn) dropped_syns_.add(v);

@@ -72,6 +72,7 @@ class Mss final : public MatchStage {
     Tally t;
     for (uint16_t i = 0; i < b.n; ++i) {
       b.verdict[i] = kPass;
+      if (surely_not_tcp_syn(b.pkts[i])) continue;  // most traffic: no parse
       PktView v;
       if (!view_packet(b.pkts[i], v) || !v.tcp_ok || (v.tcp_flags & kTcpSyn) == 0) continue;
       const unsigned hlen = (v.l4[12] >> 4) * 4u;

@@ -43,6 +43,9 @@ class Match {
   bool matches_everything() const { return any_; }
   // True when the match needs the transport header (ports, TCP flags).
   bool needs_l4() const { return !sport_.empty() || !dport_.empty() || flags_mask_ != 0; }
+  // True when the match reads more than view_l3 fills: the transport header, or the protocol
+  // (IPv6 finds it past the extension headers).
+  bool needs_upper_layer() const { return needs_l4() || proto_ >= 0; }
 
  private:
   bool test_slow(const PktView& v) const;
@@ -82,6 +85,7 @@ class Chance {
     return z ^ (z >> 31);
   }
   void reseed(uint64_t seed) { state_ = seed; }
+  bool always() const { return always_; }
 
  private:
   bool always_ = true;
@@ -116,6 +120,9 @@ class MatchStage : public Stage {
   // The packet is one this stage should act on (the match holds and the draw hits).
   bool selected(const PktView& v) { return match_.test(v) && chance_.hit(); }
   bool active() const { return active_; }
+  const Match& match() const { return match_; }
+  // Every packet is selected: an empty match and probability 1 (no draw to keep in step).
+  bool selects_all() const { return match_.matches_everything() && chance_.always(); }
   Chance& chance() { return chance_; }
 
  public:

@@ -91,6 +91,50 @@ inline bool view_packet(rte_mbuf* m, PktView& v) {
   return true;
 }
 
+// The IP header alone, for a stage that rewrites nothing past it under a match that reads no
+// transport field: accepts exactly the packets view_packet accepts and fills l3, version, ip_len
+// and (IPv4) proto; l4 stays nullptr, the transport fields stay 0. No extension header walk.
+inline bool view_l3(rte_mbuf* m, PktView& v) {
+  v = PktView{};
+  const uint32_t pt = m->packet_type;
+  if (pt != kPtype4 && pt != kPtype6) return false;
+  if (m->data_len < m->l2_len) return false;
+  uint8_t* l3 = rte_pktmbuf_mtod_offset(m, uint8_t*, m->l2_len);
+  const uint32_t avail = m->data_len - m->l2_len;
+  v.l3 = l3;
+  if (pt == kPtype4) {
+    if (avail < 20 || (l3[0] >> 4) != 4) return false;
+    const uint32_t ihl = (l3[0] & 0xfu) * 4u;
+    const uint32_t total = parse::load_be16(l3 + 2);
+    if (ihl < 20 || total < ihl || total > avail) return false;
+    v.version = 4;
+    v.ip_len = total;
+    v.proto = l3[9];
+  } else {
+    if (avail < 40 || (l3[0] >> 4) != 6) return false;
+    const uint32_t total = 40u + parse::load_be16(l3 + 4);
+    if (total > avail) return false;
+    v.version = 6;
+    v.ip_len = total;
+  }
+  return true;
+}
+
+// A cheap look before view_packet for stages that act only on TCP SYNs: true when the packet is
+// certainly not one view_packet would show as TCP (tcp_ok) with SYN set. Decides IPv4 packets
+// whose flags byte lies within the first segment (false otherwise: ask view_packet).
+inline bool surely_not_tcp_syn(const rte_mbuf* m) {
+  if (m->packet_type != kPtype4) return m->packet_type != kPtype6;
+  const uint32_t l2 = m->l2_len;
+  if (m->data_len < l2 + 20u) return false;
+  const uint8_t* l3 = rte_pktmbuf_mtod_offset(m, const uint8_t*, l2);
+  if (l3[9] != kProtoTcp) return true;
+  const uint32_t ihl = (l3[0] & 0xfu) * 4u;
+  // view_packet's TCP header starts at ihl (or there is none: a later fragment, a bad header).
+  if (l2 + ihl + 14u > m->data_len) return false;
+  return (l3[ihl + 13] & kTcpSyn) == 0;
+}
+
 // ---- checksums ------------------------------------------------------------------------------
 
 inline uint16_t get16(const uint8_t* p) {
