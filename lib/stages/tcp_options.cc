@@ -156,6 +156,25 @@ class TcpOptions final : public MatchStage {
       if (hlen == 20) continue;
       if (kHow == How::None && (v.tcp_flags & kTcpSyn) == 0) continue;
       if (!selected(v)) continue;
+      if constexpr (kHow == How::Nop) {
+        // The commonest layout (Linux and BSD data segments): NOP NOP TS, a 32-byte header. The
+        // walk would list exactly these three options and the general path below would do this.
+        if (hlen == 32 && get32(v.l4 + 20) == nop_nop_ts_) {
+          if (kDropSyn && (v.tcp_flags & kTcpSyn) != 0 && p_.drop_syn.has(tcpopt::kTimestamp)) {
+            b.verdict[i] = kVerdictSynOption;
+            continue;
+          }
+          if (strip_ts_) {
+            uint8_t* area = v.l4 + 20;
+            const uint16_t old_sum = rte_raw_cksum(area, 12);
+            std::memset(area + 2, tcpopt::kNop, 10);
+            l4_update16(v, old_sum, rte_raw_cksum(area, 12));
+            ++t.stripped;
+            ++t.options;
+          }
+          continue;
+        }
+      }
       OptionList l;
       if (!tcpopt::walk(v.l4, hlen, l)) {
         if (p_.drop_malformed) {
@@ -248,7 +267,12 @@ class TcpOptions final : public MatchStage {
     return n;
   }
 
+  // NOP NOP, then a timestamp option's kind and length, as one (byte-order neutral) word.
+  static constexpr uint8_t kNopNopTsBytes[4] = {tcpopt::kNop, tcpopt::kNop, tcpopt::kTimestamp, 10};
+
   Params p_;
+  const bool strip_ts_ = p_.strip.has(tcpopt::kTimestamp);
+  const uint32_t nop_nop_ts_ = get32(kNopNopTsBytes);
 };
 
 Params parse_params(YamlMap& m) {
