@@ -1,12 +1,24 @@
 #!/usr/bin/python3
 """scripts/demo: pathlab in one minute.
 
-Installs what is missing (scripts/setup), builds (scripts/build), brings up
-topologies/default.yaml (client - r1 - r2 - r3 - server, one pathlab process),
-runs ping and traceroute (IPv4 and IPv6) and an HTTP transfer of a 20 MB file
-(sha256 checked), prints a report with per-hop RTTs, ping RTT, transfer rate
-and per-router counters from pathlab's JSON summary, and tears the lab down:
-always, also on error or Ctrl-C.  Run as root.
+Installs what is missing (scripts/setup), builds (scripts/build), then runs two
+labs, one after the other, each under a unique name:
+
+1. topologies/default.yaml (client - r1 - r2 - r3 - server, one pathlab
+   process): ping and traceroute (IPv4 and IPv6) and an HTTP transfer of a
+   20 MB file (sha256 checked).
+2. topologies/middlebox.yaml, where r2 is a legacy firewall: traceroute to
+   443/udp ends at r2 with !X (QUIC rejected, ICMP admin-prohibited); tcpdump at
+   the client and at the server shows the client's SYN as sent and as received
+   (MSS clamped, ECE/CWR stripped, ISN shifted by tcp_seq) and a UDP datagram's
+   DSCP zeroed; a 2 MB HTTP transfer through the rewriting firewall is sha256
+   checked; r2's stage counters come from pathlab's JSON summary.
+
+It prints a report: per-hop RTTs, ping RTT, transfer rates and per-router
+counters for the first lab, the before/after table and r2's stage counters for
+the second, every expectation marked OK or UNEXPECTED, and "demo PASSED" or
+"demo FAILED".  Each lab is torn down always, also on error or Ctrl-C.  Run as
+root.
 
 Environment: PATHLAB_DEMO_NO_BUILD=1 skips setup and build; PATHLAB_BIN names
 the pathlab binary (default build/apps/pathlab).
@@ -30,8 +42,15 @@ from lablib import topology as T  # noqa: E402
 
 LAB = os.path.join(REPO, "scripts", "lab")
 TOPO = os.path.join(REPO, "topologies", "default.yaml")
+MB_TOPO = os.path.join(REPO, "topologies", "middlebox.yaml")
 SIZE = 20 * 1000 * 1000
+MB_SIZE = 2 * 1000 * 1000
 PORT = 8000
+UDP_PORT = 9000
+EF = 46                 # DSCP the client's UDP datagram is sent with
+MSS_CLAMP = 1360        # r2's mss stage in topologies/middlebox.yaml
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+ECE, CWR = 0x40, 0x80
 
 
 class DemoError(Exception):
@@ -50,8 +69,129 @@ def sh(cmd, timeout=60, check=True, env=None):
     return cp
 
 
-def in_host(lab, host, cmd, timeout=60, check=True):
-    return sh([LAB, "exec", "-l", lab, host, "--"] + cmd, timeout=timeout, check=check)
+def on_signal(signum, _frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def last_json(out):
+    """The last line of `out` that starts with '{', parsed; None if there is none."""
+    for ln in reversed(out.strip().splitlines()):
+        if ln.startswith("{"):
+            try:
+                return json.loads(ln)
+            except ValueError:
+                return None
+    return None
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+class Lab:
+    """`scripts/lab up TOPO --name NAME` on entry; on exit, always (also on error or
+    Ctrl-C), the processes started with popen() are ended and `scripts/lab down` runs.
+    After exit, `summary` is pathlab's JSON summary (None if there was none) and
+    `down_ok` whether `down` succeeded."""
+
+    def __init__(self, topo, name):
+        self.topo, self.name = topo, name
+        self.t = T.parse_file(topo)
+        self.procs = []
+        self.up = False
+        self.summary = None
+        self.down_ok = True
+
+    def __enter__(self):
+        step(f"scripts/lab up {os.path.relpath(self.topo, REPO)} --name {self.name}")
+        self.up = True    # from here on `down` runs, also if `up` itself is interrupted
+        try:
+            cp = subprocess.run([LAB, "up", self.topo, "--name", self.name],
+                                capture_output=True, text=True, timeout=90)
+            if cp.returncode != 0:
+                self.up = False   # a failed `up` removes what it created
+                raise DemoError(f"lab up failed:\n{cp.stdout}{cp.stderr}")
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        for ln in cp.stdout.splitlines()[1:]:
+            if ln.startswith("  host") or ln.startswith("  router") or "      eth" in ln:
+                print("   " + ln)
+        return self
+
+    def __exit__(self, *exc):
+        # Teardown is not interrupted; a signal that arrives meanwhile is raised after it.
+        caught = []
+        for s in SIGNALS:
+            signal.signal(s, lambda signum, _f: caught.append(signum))
+        try:
+            for p in self.procs:
+                stop(p)           # `down` also ends every process left in the namespaces
+            if self.up:
+                self.up = False
+                step(f"scripts/lab down {self.name}")
+                cp = subprocess.run([LAB, "down", self.name], capture_output=True, text=True,
+                                    timeout=60)
+                if cp.returncode != 0 and "no lab named" not in cp.stderr:
+                    print(cp.stdout + cp.stderr, file=sys.stderr)
+                    self.down_ok = False
+                self.summary = last_json(cp.stdout)
+        finally:
+            for s in SIGNALS:
+                signal.signal(s, on_signal)
+        if caught and not any(exc):    # else the exception in flight wins
+            raise KeyboardInterrupt(signal.Signals(caught[0]).name)
+        return False
+
+    def address(self, ref, fam="ip4"):
+        return self.t.address(ref, fam)
+
+    def run(self, host, cmd, timeout=60, check=True):
+        return sh([LAB, "exec", "-l", self.name, host, "--"] + cmd, timeout=timeout, check=check)
+
+    def popen(self, host, cmd, **kw):
+        p = subprocess.Popen([LAB, "exec", "-l", self.name, host, "--"] + cmd,
+                             stdin=subprocess.DEVNULL, **kw)
+        self.procs.append(p)
+        return p
+
+
+class Capture:
+    """tcpdump on a lab host's interface, written to `path` (as tests/integration/lab.py)."""
+
+    def __init__(self, lab, host, iface, bpf, path):
+        self.lab, self.host, self.path = lab, host, path
+        self.cmd = ["tcpdump", "-i", iface, "-n", "-U", "--immediate-mode", "-s", "0",
+                    "-w", path] + bpf.split()
+        self.proc = None
+
+    def __enter__(self):
+        self.proc = self.lab.popen(self.host, self.cmd, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        seen = []
+        while True:              # "listening on ..." once the socket is open
+            ln = self.proc.stderr.readline()
+            seen.append(ln)
+            if "listening on" in ln:
+                return self
+            if not ln:
+                raise DemoError(f"tcpdump in {self.host} did not start: {''.join(seen)!r}")
+
+    def __exit__(self, *exc):
+        time.sleep(0.3)          # let the last frames land
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        return False
 
 
 def prepare():
@@ -83,14 +223,17 @@ def parse_ping(out):
 
 
 def parse_traceroute(out):
-    """[(hop, address or '*', [rtt ms, ...])] from `traceroute -n` output."""
+    """[(hop, address or '*', [rtt ms, ...], [annotation, e.g. '!X'])] from `traceroute -n`."""
     hops = []
     for ln in out.splitlines():
         m = re.match(r"^\s*(\d+)\s+(.*)$", ln)
         if not m:
             continue
-        addr, rtts = "*", []
+        addr, rtts, marks = "*", [], []
         for tok in m.group(2).split():
+            if tok.startswith("!"):
+                marks.append(tok)
+                continue
             try:
                 addr = str(ipaddress.ip_address(tok))
                 continue
@@ -100,7 +243,7 @@ def parse_traceroute(out):
                 rtts.append(float(tok))
             except ValueError:
                 pass
-        hops.append((int(m.group(1)), addr, rtts))
+        hops.append((int(m.group(1)), addr, rtts, marks))
     return hops
 
 
@@ -116,11 +259,24 @@ def owner(t, addr):
     return "?"
 
 
-def wait_http(lab, url, deadline=15.0):
-    end = time.monotonic() + deadline
+def make_blob(directory, name, size):
+    """A file of `size` random bytes in `directory`; returns its sha256."""
+    data = os.urandom(size)
+    with open(os.path.join(directory, name), "wb") as f:
+        f.write(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def serve_http(lab, directory):
+    """python3 -m http.server in the server (IPv4 and IPv6); waits until it answers."""
+    lab.popen("server", ["/usr/bin/python3", "-m", "http.server", str(PORT), "--bind", "::",
+                         "--directory", directory],
+              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://{lab.address('server')}:{PORT}/"
+    end = time.monotonic() + 15.0
     while time.monotonic() < end:
-        cp = in_host(lab, "client", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                                     "--max-time", "2", url], check=False)
+        cp = lab.run("client", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                "--max-time", "2", url], check=False)
         if cp.stdout.strip() == "200":
             return
         time.sleep(0.2)
@@ -128,13 +284,92 @@ def wait_http(lab, url, deadline=15.0):
 
 
 def transfer(lab, url, dest, want):
-    cp = in_host(lab, "client", ["curl", "-sS", "--fail", "-o", dest, "-w",
-                                 "%{size_download} %{time_total}", "--max-time", "30", url],
-                 timeout=40)
+    cp = lab.run("client", ["curl", "-sS", "--fail", "-o", dest, "-w",
+                            "%{size_download} %{time_total}", "--max-time", "30", url], timeout=40)
     size, secs = cp.stdout.split()
     with open(dest, "rb") as f:
         got = hashlib.sha256(f.read()).hexdigest()
     return {"bytes": int(float(size)), "seconds": float(secs), "sha256": got, "ok": got == want}
+
+
+def phase_default(lab, work):
+    """Phase 1 on topologies/default.yaml: ping, traceroute, HTTP over v4 and v6."""
+    res = {}
+    s4, s6 = lab.address("server", "ip4"), lab.address("server", "ip6")
+    step(f"ping {s4} and {s6} from the client")
+    res["ping4"] = parse_ping(lab.run("client", ["ping", "-4", "-n", "-c", "5", "-i", "0.2",
+                                                 "-W", "2", s4], check=False).stdout)
+    res["ping6"] = parse_ping(lab.run("client", ["ping", "-6", "-n", "-c", "5", "-i", "0.2",
+                                                 "-W", "2", s6], check=False).stdout)
+
+    step("traceroute (3 probes per hop)")
+    res["trace4"] = parse_traceroute(lab.run("client", [
+        "traceroute", "-4", "-n", "-q", "3", "-w", "2", "-m", "8", s4], check=False).stdout)
+    res["trace6"] = parse_traceroute(lab.run("client", [
+        "traceroute", "-6", "-n", "-q", "3", "-w", "2", "-m", "8", s6], check=False).stdout)
+
+    step(f"HTTP: python3 -m http.server in the server, curl a {SIZE / 1e6:.0f} MB file")
+    want = make_blob(work, "blob.bin", SIZE)
+    serve_http(lab, work)
+    res["http4"] = transfer(lab, f"http://{s4}:{PORT}/blob.bin", os.path.join(work, "got4.bin"),
+                            want)
+    res["http6"] = transfer(lab, f"http://[{s6}]:{PORT}/blob.bin", os.path.join(work, "got6.bin"),
+                            want)
+    res["sha256"] = want
+    return res
+
+
+SEND_DSCP = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, int(sys.argv[3]))
+for _ in range(3):
+    s.sendto(b"pathlab demo dscp", (sys.argv[1], int(sys.argv[2])))
+"""
+
+
+def phase_middlebox(lab, work):
+    """Phase 2 on topologies/middlebox.yaml: what the legacy firewall r2 does to a path."""
+    res = {}
+    s4 = lab.address("server", "ip4")
+    step(f"traceroute -U -p 443 {s4} (QUIC's port)")
+    res["trace"] = parse_traceroute(lab.run("client", [
+        "traceroute", "-4", "-n", "-q", "1", "-w", "2", "-m", "8", "-U", "-p", "443", s4],
+        check=False).stdout)
+
+    step(f"tcpdump at client and server; UDP with DSCP {EF}; curl a {MB_SIZE / 1e6:.0f} MB file")
+    want = make_blob(work, "small.bin", MB_SIZE)
+    serve_http(lab, work)
+    # Only what the report compares: the client's SYNs and the UDP datagrams.
+    bpf = (f"(tcp dst port {PORT} and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn)"
+           f" or udp dst port {UDP_PORT}")
+    pc, ps = os.path.join(work, "client.pcap"), os.path.join(work, "server.pcap")
+    with Capture(lab, "client", "eth0", bpf, pc), Capture(lab, "server", "eth0", bpf, ps):
+        lab.run("client", ["/usr/bin/python3", "-c", SEND_DSCP, s4, str(UDP_PORT), str(EF << 2)])
+        res["http"] = transfer(lab, f"http://{s4}:{PORT}/small.bin",
+                               os.path.join(work, "small.got"), want)
+
+    from scapy.all import IP, TCP, UDP, rdpcap   # only this phase needs scapy
+
+    def view(path):
+        """The SYNs to PORT by source port, and the first UDP datagram's DSCP."""
+        syns, dscp = {}, None
+        for p in rdpcap(path):
+            if TCP in p and p[TCP].dport == PORT and p[TCP].flags & 0x12 == 0x02:
+                syns[p[TCP].sport] = {
+                    "sport": p[TCP].sport, "isn": p[TCP].seq,
+                    "ece_cwr": int(p[TCP].flags) & (ECE | CWR),
+                    "mss": next((v for k, v in p[TCP].options if k == "MSS"), None)}
+            elif UDP in p and p[UDP].dport == UDP_PORT and dscp is None:
+                dscp = p[IP].tos >> 2
+        return syns, dscp
+
+    (sent, res["dscp_sent"]), (seen, res["dscp_seen"]) = view(pc), view(ps)
+    if not sent:
+        raise DemoError("no SYN in the client's capture")
+    res["syn_sent"] = list(sent.values())[-1]     # the transfer's (the last connection)
+    res["syn_seen"] = seen.get(res["syn_sent"]["sport"])
+    return res
 
 
 def main():
@@ -142,100 +377,54 @@ def main():
         print("scripts/demo: run as root (network namespaces, veths)", file=sys.stderr)
         return 1
     t_start = time.monotonic()
-    lab = f"demo{os.getpid() % 100000}"
+    tag = os.getpid() % 100000
     work = tempfile.mkdtemp(prefix="pathlab-demo-")
-    http = None
-    up = False
-    summary = None
-    res = {}
-
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for s in SIGNALS:
         signal.signal(s, on_signal)
+    labs, results = [], []
     rc = 1
     try:
         prepare()
-        t = T.parse_file(TOPO)
-        s4, s6 = t.address("server", "ip4"), t.address("server", "ip6")
-
-        step(f"scripts/lab up default --name {lab}")
-        up = True    # from here on `down` runs, also if `up` itself is interrupted
-        cp = subprocess.run([LAB, "up", TOPO, "--name", lab], capture_output=True, text=True,
-                            timeout=90)
-        if cp.returncode != 0:
-            up = False   # a failed `up` removes what it created
-            raise DemoError(f"lab up failed:\n{cp.stdout}{cp.stderr}")
-        for ln in cp.stdout.splitlines()[1:]:
-            if ln.startswith("  host") or ln.startswith("  router") or "      eth" in ln:
-                print("   " + ln)
-
-        step(f"ping {s4} and {s6} from the client")
-        res["ping4"] = parse_ping(in_host(lab, "client", ["ping", "-4", "-n", "-c", "5", "-i",
-                                                          "0.2", "-W", "2", s4], check=False).stdout)
-        res["ping6"] = parse_ping(in_host(lab, "client", ["ping", "-6", "-n", "-c", "5", "-i",
-                                                          "0.2", "-W", "2", s6], check=False).stdout)
-
-        step("traceroute (3 probes per hop)")
-        res["trace4"] = parse_traceroute(in_host(lab, "client", [
-            "traceroute", "-4", "-n", "-q", "3", "-w", "2", "-m", "8", s4], check=False).stdout)
-        res["trace6"] = parse_traceroute(in_host(lab, "client", [
-            "traceroute", "-6", "-n", "-q", "3", "-w", "2", "-m", "8", s6], check=False).stdout)
-
-        step(f"HTTP: python3 -m http.server in the server, curl a {SIZE / 1e6:.0f} MB file")
-        blob = os.path.join(work, "blob.bin")
-        with open(blob, "wb") as f:
-            f.write(os.urandom(SIZE))
-        with open(blob, "rb") as f:
-            want = hashlib.sha256(f.read()).hexdigest()
-        http = subprocess.Popen([LAB, "exec", "-l", lab, "server", "--", "/usr/bin/python3",
-                                 "-m", "http.server", str(PORT), "--bind", "::",
-                                 "--directory", work],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                stdin=subprocess.DEVNULL)
-        url4 = f"http://{s4}:{PORT}/blob.bin"
-        url6 = f"http://[{s6}]:{PORT}/blob.bin"
-        wait_http(lab, url4)
-        res["http4"] = transfer(lab, url4, os.path.join(work, "got4.bin"), want)
-        res["http6"] = transfer(lab, url6, os.path.join(work, "got6.bin"), want)
-        res["sha256"] = want
+        for topo, name, phase in ((TOPO, f"demo{tag}", phase_default),
+                                  (MB_TOPO, f"demomb{tag}", phase_middlebox)):
+            lab = Lab(topo, name)
+            labs.append(lab)
+            with lab:
+                results.append(phase(lab, work))
+            if not lab.down_ok:
+                raise DemoError(f"scripts/lab down {name} failed")
         rc = 0
     except KeyboardInterrupt as e:
-        step(f"interrupted ({e or 'SIGINT'}): tearing down")
+        step(f"interrupted ({e or 'SIGINT'}): lab torn down")
         rc = 130
     except (DemoError, subprocess.TimeoutExpired, OSError) as e:
         step(f"FAILED: {e}")
         rc = 1
     finally:
-        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        for s in SIGNALS:
             signal.signal(s, signal.SIG_IGN)
-        if http is not None and http.poll() is None:
-            http.terminate()      # `down` also ends every process left in the namespaces
-            try:
-                http.wait(5)
-            except subprocess.TimeoutExpired:
-                http.kill()
-        if up:
-            step(f"scripts/lab down {lab}")
-            cp = subprocess.run([LAB, "down", lab], capture_output=True, text=True, timeout=60)
-            if cp.returncode != 0 and "no lab named" not in cp.stderr:
-                print(cp.stdout + cp.stderr, file=sys.stderr)
-                rc = rc or 1
-            for ln in reversed(cp.stdout.strip().splitlines()):
-                if ln.startswith("{"):
-                    try:
-                        summary = json.loads(ln)
-                    except ValueError:
-                        pass
-                    break
         shutil.rmtree(work, ignore_errors=True)
     if rc == 0:
-        rc = report(t, res, summary, time.monotonic() - t_start)
+        ok = report_default(labs[0].t, results[0], labs[0].summary)
+        ok &= report_middlebox(labs[1].t, results[1], labs[1].summary)
+        print(f"demo {'PASSED' if ok else 'FAILED'} in {time.monotonic() - t_start:.1f}s; "
+              "labs torn down")
+        rc = 0 if ok else 1
     return rc
 
 
-def report(t, res, summary, elapsed):
+def balanced(router):
+    """(ok, accounting): pathlab's rx = tx + drops + consumed for one router of a summary."""
+    acc = router.get("accounting", {})
+    ident = acc.get("rx") == acc.get("tx", 0) + acc.get("drops", 0) + acc.get("consumed", 0)
+    return acc.get("balanced") is True and ident, acc
+
+
+def mark(good):
+    return "" if good else "   <- UNEXPECTED"
+
+
+def report_default(t, res, summary):
     ok = True
     print()
     print("=" * 78)
@@ -244,10 +433,10 @@ def report(t, res, summary, elapsed):
     for fam, key in (("IPv4", "trace4"), ("IPv6", "trace6")):
         hops = res.get(key, [])
         print(f"traceroute {fam}:")
-        for hop, addr, rtts in hops:
+        for hop, addr, rtts, _ in hops:
             r = " ".join(f"{x:.3f}" for x in rtts) or "no answer"
             print(f"  {hop:>2}  {addr:<16} {owner(t, addr):<9} {r} ms")
-        routers = [a for _, a, _ in hops if owner(t, a) not in ("server", "client", "?")]
+        routers = [a for _, a, _, _ in hops if owner(t, a) not in ("server", "client", "?")]
         good = len(routers) == 3 and hops and owner(t, hops[-1][1]) == "server"
         ok &= bool(good)
         print(f"      {'OK' if good else 'UNEXPECTED'}: {len(routers)} router hops, then "
@@ -267,23 +456,95 @@ def report(t, res, summary, elapsed):
               f" sha256 {'matches' if h['ok'] else 'DIFFERS'} ({h['sha256'][:16]}...)")
     if summary is None:
         print("routers: no JSON summary from pathlab")
+        return False
+    print(f"routers (pathlab JSON summary after {summary.get('seconds', 0):.1f} s):")
+    for r in summary.get("routers", []):
+        nz = ", ".join(f"{k} {v}" for k, v in r.get("drops", {}).items() if v)
+        ports = "  ".join(f"{p['name']} rx {p['rx_packets']} tx {p['tx_packets']}"
+                          for p in r.get("ports", []))
+        print(f"  {r['id']}: {ports}")
+        bal, acc = balanced(r)
+        ok &= bal
+        print(f"      rx {acc.get('rx')} = tx {acc.get('tx')} + drops {acc.get('drops')}"
+              f" + consumed {acc.get('consumed')}: {'balanced' if bal else 'NOT BALANCED'}"
+              + (f"   (drops: {nz})" if nz else ""))
+    return ok
+
+
+# r2's west ingress stages that this phase must have seen act (counter name suffixes).
+MB_COUNTERS = ("icmp_sent", "zeroed", "syn_flags_stripped", "lowered", "flows")
+
+
+def report_middlebox(t, res, summary):
+    ok = True
+    print()
+    print("middlebox: client - r1 - r2 (legacy firewall) - r3 - server "
+          "(topologies/middlebox.yaml)")
+    r2w = t.address("r2.west", "ip4")
+    hops = res["trace"]
+    h2 = next((h for h in hops if h[0] == 2), None)
+    good = (h2 is not None and h2[1] == r2w and "!X" in h2[3]
+            and max(h[0] for h in hops) == 2)
+    ok &= good
+    what = (f"hop 2 {h2[1]} ({owner(t, h2[1])}) {' '.join(h2[3]) or 'no annotation'}"
+            if h2 else "no hop 2")
+    print(f"traceroute -U -p 443: {what}, last hop {max((h[0] for h in hops), default=0)}"
+          + (" -> QUIC rejected, ICMP admin-prohibited" if good
+             else f"   <- UNEXPECTED (want hop 2 {r2w} (r2.west) !X, then nothing)"))
+
+    a, b = res["syn_sent"], res["syn_seen"]
+    print("client SYN as sent      -> as the server saw it")
+    if b is None:
+        print(f"  the SYN from port {a['sport']} never reached the server   <- UNEXPECTED")
         ok = False
     else:
-        print(f"routers (pathlab JSON summary after {summary.get('seconds', 0):.1f} s):")
-        for r in summary.get("routers", []):
-            acc = r.get("accounting", {})
-            nz = ", ".join(f"{k} {v}" for k, v in r.get("drops", {}).items() if v)
-            ports = "  ".join(f"{p['name']} rx {p['rx_packets']} tx {p['tx_packets']}"
-                              for p in r.get("ports", []))
-            print(f"  {r['id']}: {ports}")
-            ident = acc.get("rx") == acc.get("tx", 0) + acc.get("drops", 0) + acc.get("consumed", 0)
-            bal = acc.get("balanced") is True and ident
-            ok &= bal
-            print(f"      rx {acc.get('rx')} = tx {acc.get('tx')} + drops {acc.get('drops')}"
-                  f" + consumed {acc.get('consumed')}: {'balanced' if bal else 'NOT BALANCED'}"
-                  + (f"   (drops: {nz})" if nz else ""))
-    print(f"demo {'PASSED' if ok else 'FAILED'} in {elapsed:.1f}s; lab torn down")
-    return 0 if ok else 1
+        good = b["mss"] == MSS_CLAMP and (a["mss"] or 0) > MSS_CLAMP
+        ok &= good
+        print(f"  MSS            {a['mss']!s:<7}-> {b['mss']}{mark(good)}")
+        good = a["ece_cwr"] == ECE | CWR and b["ece_cwr"] == 0
+        ok &= good
+
+        def flags(v):
+            return {0: "none", ECE: "ECE", CWR: "CWR", ECE | CWR: "set"}[v]
+        print(f"  ECE/CWR        {flags(a['ece_cwr']):<7}-> "
+              f"{'cleared' if b['ece_cwr'] == 0 else flags(b['ece_cwr'])}"
+              f" (ECN negotiation {'fails' if b['ece_cwr'] == 0 else 'survives'}){mark(good)}")
+        good = a["isn"] != b["isn"]
+        ok &= good
+        print(f"  ISN            {a['isn']:#010x} -> {b['isn']:#010x} (tcp_seq: "
+              f"+{(b['isn'] - a['isn']) % 2**32:#x}){mark(good)}")
+
+    ds, dr = res["dscp_sent"], res["dscp_seen"]
+    good = ds == EF and dr == 0
+    ok &= good
+    print(f"UDP DSCP         {ds!s:>2}{' EF' if ds == EF else ''}  -> {dr}"
+          f"{' (zeroed)' if dr == 0 else ''}{mark(good)}")
+
+    h = res["http"]
+    good = h["ok"] and h["bytes"] == MB_SIZE
+    ok &= good
+    print(f"http IPv4: {h['bytes'] / 1e6:.1f} MB in {h['seconds']:.2f} s, sha256 "
+          f"{'matches' if h['ok'] else 'DIFFERS'} through the rewriting firewall{mark(good)}")
+
+    if summary is None:
+        print("routers: no JSON summary from pathlab   <- UNEXPECTED")
+        return False
+    routers = summary.get("routers", [])
+    r2 = next((r for r in routers if r["id"] == "r2"), {})
+    counters = {k: v for part in ("events", "drops") for k, v in r2.get(part, {}).items()
+                if "[" in k and v}
+    print("r2 stage counters: " + (", ".join(f"{k} {v}" for k, v in counters.items()) or "none"))
+    missing = [s for s in MB_COUNTERS
+               if not any(k.startswith("west.ingress[") and k.endswith("]." + s)
+                          for k in counters)]
+    if missing:
+        ok = False
+        print(f"      UNEXPECTED: no west.ingress count of {', '.join(missing)}")
+    unbalanced = [r["id"] for r in routers if not balanced(r)[0]]
+    ok &= not unbalanced
+    print(f"routers {', '.join(r['id'] for r in routers)}: rx = tx + drops + consumed "
+          + (f"NOT BALANCED on {', '.join(unbalanced)}" if unbalanced else "balanced"))
+    return ok
 
 
 if __name__ == "__main__":
