@@ -8,51 +8,23 @@
 // region. The reply rate limit is set high enough never to refuse.
 // Counters: cyc/pkt and ns/pkt (TSC around process() only), best, items_per_second.
 #include <benchmark/benchmark.h>
-#include <yaml-cpp/yaml.h>
 
-#include <algorithm>
 #include <cstring>
 #include <memory>
-#include <vector>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wvolatile"
-#include <rte_cycles.h>
 #include <rte_ip.h>
-#include <rte_mbuf.h>
+#include <rte_tcp.h>
 #pragma GCC diagnostic pop
 
-#include "common.hpp"
-#include "pathlab/engine/stage.hpp"
 #include "pathlab/net/ptype.hpp"
+#include "stages/stage_bench.hpp"
 
 namespace pathlab::bench {
 namespace {
 
 enum class Kind { Pass, Drop, RejectIcmp, RejectRst };
-
-rte_mempool* pool() {
-  static rte_mempool* mp = [] {
-    rte_mempool* p = rte_pktmbuf_pool_create("block_bench", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                             SOCKET_ID_ANY);
-    if (p != nullptr) at_teardown([p] { rte_mempool_free(p); });
-    return p;
-  }();
-  return mp;
-}
-
-std::unique_ptr<Stage> build(const std::string& params) {
-  StageSpec spec;
-  spec.kind = "block";
-  spec.params = YAML::Load(params);
-  spec.pos = {"bench.yaml", 1, 1};
-  spec.path = "stage";
-  StageSite site;
-  site.router = "bench";
-  site.port = "p0";
-  site.ip4.push_back(Ip4Prefix{Ip4Addr{0x0a000001}, 24});
-  return StageRegistry::instance().parse(spec, "bench.yaml")(site);
-}
 
 // 64-byte frame from 10.0.0.2 to 10.9.0.1: UDP 5000 -> 443 with 22 bytes of payload, or a TCP
 // SYN 40000 -> 443 with 10.
@@ -99,7 +71,8 @@ void write_frame(rte_mbuf* m, bool tcp) {
 
 void run(benchmark::State& state, Kind kind) {
   const auto n = static_cast<uint16_t>(state.range(0));
-  if (pool() == nullptr) {
+  rte_mempool* pool = stage_pool("block_bench");
+  if (pool == nullptr) {
     state.SkipWithError("mempool");
     return;
   }
@@ -108,24 +81,24 @@ void run(benchmark::State& state, Kind kind) {
                        : kind == Kind::RejectIcmp
                            ? "action: reject\nrate: 10000000\nburst: 1000000"
                            : "action: reject\nreject_with: tcp_rst\nrate: 10000000\nburst: 1000000";
-  std::unique_ptr<Stage> stage = build(params);
+  std::unique_ptr<Stage> stage =
+      make_stage("block", params,
+                 StageSite{.router = "bench", .port = "p0",
+                           .ip4 = {Ip4Prefix{Ip4Addr{0x0a000001}, 24}}});
   const bool tcp = kind == Kind::RejectRst;
   const bool rewrites = kind == Kind::RejectIcmp || kind == Kind::RejectRst;
   Batch b;
   b.n = n;
   b.ngen = 0;
-  if (rte_pktmbuf_alloc_bulk(pool(), b.pkts, n) != 0) {
+  if (rte_pktmbuf_alloc_bulk(pool, b.pkts, n) != 0) {
     state.SkipWithError("mbuf allocation failed");
     return;
   }
   for (uint16_t i = 0; i < n; ++i) write_frame(b.pkts[i], tcp);
 
-  const double hz = static_cast<double>(rte_get_tsc_hz());
-  uint64_t cycles = 0, packets = 0, best = UINT64_MAX;
+  BurstTimer timer;
   for (auto _ : state) {
-    const uint64_t t0 = rte_rdtsc();
-    stage->process(b);
-    const uint64_t t1 = rte_rdtsc();
+    timer.time(state, n, [&] { stage->process(b); });
     if (rewrites) {
       if (b.verdict[n - 1] != kGenerated) [[unlikely]] {
         state.SkipWithError("no reply generated (rate limit?)");
@@ -133,19 +106,9 @@ void run(benchmark::State& state, Kind kind) {
       }
       for (uint16_t i = 0; i < n; ++i) write_frame(b.pkts[i], tcp);
     }
-    cycles += t1 - t0;
-    best = std::min(best, t1 - t0);
-    packets += n;
-    state.SetIterationTime(static_cast<double>(t1 - t0) / hz);
   }
   rte_pktmbuf_free_bulk(b.pkts, n);
-  state.SetItemsProcessed(static_cast<int64_t>(packets));
-  if (packets != 0) {
-    const double cpp = static_cast<double>(cycles) / static_cast<double>(packets);
-    state.counters["cyc/pkt"] = cpp;
-    state.counters["ns/pkt"] = cpp * 1e9 / hz;
-    state.counters["best"] = static_cast<double>(best) / n;
-  }
+  timer.report(state, /*with_best=*/true);
 }
 
 void BM_BlockPass(benchmark::State& s) { run(s, Kind::Pass); }
@@ -153,14 +116,10 @@ void BM_BlockDrop(benchmark::State& s) { run(s, Kind::Drop); }
 void BM_BlockRejectIcmp(benchmark::State& s) { run(s, Kind::RejectIcmp); }
 void BM_BlockRejectRst(benchmark::State& s) { run(s, Kind::RejectRst); }
 
-double min_of(const std::vector<double>& v) {
-  return v.empty() ? 0 : *std::min_element(v.begin(), v.end());
-}
-
-BENCHMARK(BM_BlockPass)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", min_of);
-BENCHMARK(BM_BlockDrop)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", min_of);
-BENCHMARK(BM_BlockRejectIcmp)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", min_of);
-BENCHMARK(BM_BlockRejectRst)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", min_of);
+STAGE_BENCH(BM_BlockPass);
+STAGE_BENCH(BM_BlockDrop);
+STAGE_BENCH(BM_BlockRejectIcmp);
+STAGE_BENCH(BM_BlockRejectRst);
 
 }  // namespace
 }  // namespace pathlab::bench

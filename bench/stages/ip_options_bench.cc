@@ -8,28 +8,19 @@
 //   Pad6           ipv6_strip: [ra] on IPv6 with Hop-by-Hop Router Alert: padded out in place
 // Counters: cyc/pkt and ns/pkt (TSC around process() only), items_per_second on one core.
 #include <benchmark/benchmark.h>
-#include <yaml-cpp/yaml.h>
 
-#include <algorithm>
 #include <cstring>
-#include <memory>
-#include <vector>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wvolatile"
-#include <rte_cycles.h>
 #include <rte_ip.h>
-#include <rte_mbuf.h>
 #pragma GCC diagnostic pop
 
-#include "common.hpp"
-#include "pathlab/engine/stage.hpp"
-#include "pathlab/net/ptype.hpp"
+#include "stages/stage_bench.hpp"
 
 namespace pathlab::bench {
 namespace {
 
-using Frame = std::vector<uint8_t>;
 constexpr size_t kPayload = 1000;
 
 void fill_udp(uint8_t* udp, size_t len) {
@@ -101,76 +92,8 @@ Frame udp6_hbh() {
 const Frame kRecordRoute = {7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 const Frame kRaRecordRoute = {0x94, 4, 0, 0, 7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
-rte_mempool* pool() {
-  static rte_mempool* mp = [] {
-    rte_mempool* p = rte_pktmbuf_pool_create("ipopt_bench", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                             SOCKET_ID_ANY);
-    if (p != nullptr) at_teardown([p] { rte_mempool_free(p); });
-    return p;
-  }();
-  return mp;
-}
-
-std::unique_ptr<Stage> make_stage(const char* yaml) {
-  StageSpec spec;
-  spec.kind = "ip_options";
-  spec.params = YAML::Load(yaml);
-  spec.pos = {"bench.yaml", 1, 1};
-  spec.path = "stage";
-  const StageSite site{.router = "r1", .port = "p0"};
-  return StageRegistry::instance().parse(spec, "bench.yaml")(site);
-}
-
-// The mbuf as Ethernet input leaves it.
-void load(rte_mbuf* m, const Frame& f) {
-  rte_pktmbuf_reset(m);
-  std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(f.size())), f.data(), f.size());
-  const bool v6 = f[12] == 0x86;
-  m->packet_type = v6 ? kPtype6 : kPtype4;
-  m->l2_len = 14;
-  m->l3_len = v6 ? 40 : (f[14] & 0xf) * 4;
-}
-
-void run(benchmark::State& state, const char* yaml, const Frame& frame) {
-  const auto n = static_cast<uint16_t>(state.range(0));
-  std::unique_ptr<Stage> stage;
-  try {
-    stage = make_stage(yaml);
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-    return;
-  }
-  std::vector<rte_mbuf*> mbufs(n);
-  if (pool() == nullptr || rte_pktmbuf_alloc_bulk(pool(), mbufs.data(), n) != 0) {
-    state.SkipWithError("mbuf allocation failed");
-    return;
-  }
-  Batch b;
-  const double tsc_hz = static_cast<double>(rte_get_tsc_hz());
-  uint64_t cycles = 0, packets = 0;
-  for (auto _ : state) {
-    for (uint16_t i = 0; i < n; ++i) {
-      load(mbufs[i], frame);
-      b.pkts[i] = mbufs[i];
-    }
-    b.n = n;
-    b.ngen = 0;
-    const uint64_t t0 = rte_rdtsc();
-    stage->process(b);
-    const uint64_t t1 = rte_rdtsc();
-    benchmark::DoNotOptimize(b.verdict[n - 1]);
-    cycles += t1 - t0;
-    packets += n;
-    state.SetIterationTime(static_cast<double>(t1 - t0) / tsc_hz);
-  }
-  if (b.verdict[0] != kPass) state.SkipWithError("the stage did not pass the packet");
-  rte_pktmbuf_free_bulk(mbufs.data(), n);
-  state.SetItemsProcessed(static_cast<int64_t>(packets));
-  if (packets != 0) {
-    const double cpp = static_cast<double>(cycles) / static_cast<double>(packets);
-    state.counters["cyc/pkt"] = cpp;
-    state.counters["ns/pkt"] = cpp * 1e9 / tsc_hz;
-  }
+void run(benchmark::State& s, const char* params, const Frame& frame) {
+  run_stage(s, "ip_options", params, frame, Expect::Pass);
 }
 
 void BM_IpOptionsStrip(benchmark::State& s) { run(s, "ipv4: strip", udp4(kRecordRoute)); }
@@ -181,27 +104,11 @@ void BM_IpOptionsDropCheck(benchmark::State& s) { run(s, "ipv4: drop", udp4({}))
 void BM_IpOptionsDstoptsCheck6(benchmark::State& s) { run(s, "drop_dstopts: true", udp6_hbh()); }
 void BM_IpOptionsPad6(benchmark::State& s) { run(s, "ipv6_strip: [ra]", udp6_hbh()); }
 
-double min_of(const std::vector<double>& v) {
-  return v.empty() ? 0 : *std::min_element(v.begin(), v.end());
-}
-
-BENCHMARK(BM_IpOptionsStrip)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", min_of);
-BENCHMARK(BM_IpOptionsStripAllowed)
-    ->Arg(32)
-    ->Arg(256)
-    ->UseManualTime()
-    ->ComputeStatistics("min", min_of);
-BENCHMARK(BM_IpOptionsDropCheck)
-    ->Arg(32)
-    ->Arg(256)
-    ->UseManualTime()
-    ->ComputeStatistics("min", min_of);
-BENCHMARK(BM_IpOptionsDstoptsCheck6)
-    ->Arg(32)
-    ->Arg(256)
-    ->UseManualTime()
-    ->ComputeStatistics("min", min_of);
-BENCHMARK(BM_IpOptionsPad6)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", min_of);
+STAGE_BENCH(BM_IpOptionsStrip);
+STAGE_BENCH(BM_IpOptionsStripAllowed);
+STAGE_BENCH(BM_IpOptionsDropCheck);
+STAGE_BENCH(BM_IpOptionsDstoptsCheck6);
+STAGE_BENCH(BM_IpOptionsPad6);
 
 }  // namespace
 }  // namespace pathlab::bench

@@ -8,177 +8,42 @@
 //   NotSyn         clamp: 1360 on ACKs with 1000 bytes of data: the per-packet test alone
 // Counters: cyc/pkt and ns/pkt (TSC around process() only), items_per_second on one core.
 #include <benchmark/benchmark.h>
-#include <yaml-cpp/yaml.h>
 
-#include <algorithm>
-#include <cstring>
-#include <memory>
-#include <vector>
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wvolatile"
-#include <rte_cycles.h>
-#include <rte_ip.h>
-#include <rte_mbuf.h>
-#pragma GCC diagnostic pop
-
-#include "common.hpp"
-#include "pathlab/engine/stage.hpp"
-#include "pathlab/net/ptype.hpp"
+#include "stages/stage_bench.hpp"
 
 namespace pathlab::bench {
 namespace {
-
-using Frame = std::vector<uint8_t>;
-
-// Ethernet + IPv4 (10.0.0.2 -> 198.18.0.1) or IPv6 (fd00::2 -> 2001:db8::1) + TCP with `opts`
-// and `payload` bytes of data.
-Frame tcp_frame(bool v6, const Frame& opts, uint8_t flags, size_t payload) {
-  const size_t l3 = v6 ? 40 : 20;
-  const size_t tcp_len = 20 + opts.size() + payload;
-  Frame f(14 + l3 + tcp_len, 0);
-  uint8_t* ip = f.data() + 14;
-  if (v6) {
-    f[12] = 0x86;
-    f[13] = 0xdd;
-    ip[0] = 0x60;
-    ip[4] = static_cast<uint8_t>(tcp_len >> 8);
-    ip[5] = static_cast<uint8_t>(tcp_len);
-    ip[6] = 6;
-    ip[7] = 64;
-    ip[8] = 0xfd;
-    ip[23] = 2;
-    const uint8_t dst[4] = {0x20, 0x01, 0x0d, 0xb8};
-    std::memcpy(ip + 24, dst, 4);
-    ip[39] = 1;
-  } else {
-    f[12] = 0x08;
-    ip[0] = 0x45;
-    ip[2] = static_cast<uint8_t>((20 + tcp_len) >> 8);
-    ip[3] = static_cast<uint8_t>(20 + tcp_len);
-    ip[8] = 64;
-    ip[9] = 6;
-    const uint8_t addrs[8] = {10, 0, 0, 2, 198, 18, 0, 1};
-    std::memcpy(ip + 12, addrs, 8);
-  }
-  uint8_t* tcp = ip + l3;
-  tcp[0] = 0x9c;  // 40000 -> 80
-  tcp[1] = 0x40;
-  tcp[3] = 80;
-  tcp[12] = static_cast<uint8_t>((20 + opts.size()) / 4 << 4);
-  tcp[13] = flags;
-  tcp[14] = tcp[15] = 0xff;
-  std::memcpy(tcp + 20, opts.data(), opts.size());
-  for (size_t i = 0; i < payload; ++i) tcp[20 + opts.size() + i] = static_cast<uint8_t>(i);
-  uint16_t ck;
-  if (v6) {
-    ck = rte_ipv6_udptcp_cksum(reinterpret_cast<rte_ipv6_hdr*>(ip), tcp);
-  } else {
-    auto* hdr = reinterpret_cast<rte_ipv4_hdr*>(ip);
-    hdr->hdr_checksum = rte_ipv4_cksum(hdr);
-    ck = rte_ipv4_udptcp_cksum(hdr, tcp);
-  }
-  std::memcpy(tcp + 16, &ck, 2);
-  return f;
-}
 
 const Frame kLinuxSyn = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7};
 const Frame kNoMssSyn = {4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7};
 constexpr uint8_t kSyn = 0x02, kAck = 0x10;
 
-rte_mempool* pool() {
-  static rte_mempool* mp = [] {
-    rte_mempool* p =
-        rte_pktmbuf_pool_create("mss_bench", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-    if (p != nullptr) at_teardown([p] { rte_mempool_free(p); });
-    return p;
-  }();
-  return mp;
-}
-
-std::unique_ptr<Stage> make_stage(const char* yaml) {
-  StageSpec spec;
-  spec.kind = "mss";
-  spec.params = YAML::Load(yaml);
-  spec.pos = {"bench.yaml", 1, 1};
-  spec.path = "stage";
-  const StageSite site{.router = "r1", .port = "p0", .port_mtu = 1500};
-  return StageRegistry::instance().parse(spec, "bench.yaml")(site);
-}
-
-// The mbuf as Ethernet input leaves it.
-void load(rte_mbuf* m, const Frame& f) {
-  rte_pktmbuf_reset(m);
-  std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(f.size())), f.data(), f.size());
-  const bool v6 = f[12] == 0x86;
-  m->packet_type = v6 ? kPtype6 : kPtype4;
-  m->l2_len = 14;
-  m->l3_len = v6 ? 40 : 20;
-}
-
-void run(benchmark::State& state, const char* yaml, const Frame& frame) {
-  const auto n = static_cast<uint16_t>(state.range(0));
-  std::unique_ptr<Stage> stage;
-  try {
-    stage = make_stage(yaml);
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-    return;
-  }
-  std::vector<rte_mbuf*> mbufs(n);
-  if (pool() == nullptr || rte_pktmbuf_alloc_bulk(pool(), mbufs.data(), n) != 0) {
-    state.SkipWithError("mbuf allocation failed");
-    return;
-  }
-  Batch b;
-  const double tsc_hz = static_cast<double>(rte_get_tsc_hz());
-  uint64_t cycles = 0, packets = 0;
-  for (auto _ : state) {
-    for (uint16_t i = 0; i < n; ++i) {
-      load(mbufs[i], frame);
-      b.pkts[i] = mbufs[i];
-    }
-    b.n = n;
-    b.ngen = 0;
-    const uint64_t t0 = rte_rdtsc();
-    stage->process(b);
-    const uint64_t t1 = rte_rdtsc();
-    benchmark::DoNotOptimize(b.verdict[n - 1]);
-    cycles += t1 - t0;
-    packets += n;
-    state.SetIterationTime(static_cast<double>(t1 - t0) / tsc_hz);
-  }
-  if (b.verdict[0] != kPass) state.SkipWithError("the stage did not pass the packet");
-  rte_pktmbuf_free_bulk(mbufs.data(), n);
-  state.SetItemsProcessed(static_cast<int64_t>(packets));
-  if (packets != 0) {
-    const double cpp = static_cast<double>(cycles) / static_cast<double>(packets);
-    state.counters["cyc/pkt"] = cpp;
-    state.counters["ns/pkt"] = cpp * 1e9 / tsc_hz;
-  }
+void run(benchmark::State& s, const char* params, const Frame& frame) {
+  run_stage(s, "mss", params, frame, Expect::Pass,
+            StageSite{.router = "r1", .port = "p0", .port_mtu = 1500});
 }
 
 void BM_MssClamp(benchmark::State& s) {
-  run(s, "clamp: 1360", tcp_frame(false, kLinuxSyn, kSyn, 0));
+  run(s, "clamp: 1360", tcp_options_frame(false, kLinuxSyn, kSyn, 0));
 }
 void BM_MssClampToMtu6(benchmark::State& s) {
-  run(s, "clamp_to_mtu: true", tcp_frame(true, kLinuxSyn, kSyn, 0));
+  run(s, "clamp_to_mtu: true", tcp_options_frame(true, kLinuxSyn, kSyn, 0));
 }
-void BM_MssSet(benchmark::State& s) { run(s, "set: 9000", tcp_frame(false, kLinuxSyn, kSyn, 0)); }
+void BM_MssSet(benchmark::State& s) {
+  run(s, "set: 9000", tcp_options_frame(false, kLinuxSyn, kSyn, 0));
+}
 void BM_MssAddIfMissing(benchmark::State& s) {
-  run(s, "clamp: 1360\nadd_if_missing: true", tcp_frame(false, kNoMssSyn, kSyn, 0));
+  run(s, "clamp: 1360\nadd_if_missing: true", tcp_options_frame(false, kNoMssSyn, kSyn, 0));
 }
-void BM_MssNotSyn(benchmark::State& s) { run(s, "clamp: 1360", tcp_frame(false, {}, kAck, 1000)); }
-
-double min_of(const std::vector<double>& v) {
-  return v.empty() ? 0 : *std::min_element(v.begin(), v.end());
+void BM_MssNotSyn(benchmark::State& s) {
+  run(s, "clamp: 1360", tcp_options_frame(false, {}, kAck, 1000));
 }
 
-BENCHMARK(BM_MssClamp)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", min_of);
-BENCHMARK(BM_MssClampToMtu6)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", min_of);
-BENCHMARK(BM_MssSet)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", min_of);
-BENCHMARK(BM_MssAddIfMissing)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", min_of);
-BENCHMARK(BM_MssNotSyn)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", min_of);
+STAGE_BENCH(BM_MssClamp);
+STAGE_BENCH(BM_MssClampToMtu6);
+STAGE_BENCH(BM_MssSet);
+STAGE_BENCH(BM_MssAddIfMissing);
+STAGE_BENCH(BM_MssNotSyn);
 
 }  // namespace
 }  // namespace pathlab::bench

@@ -7,51 +7,23 @@
 // Counters: cyc/pkt and ns/pkt (TSC around process() only), best (cycles/packet of the fastest
 // burst), items_per_second.
 #include <benchmark/benchmark.h>
-#include <yaml-cpp/yaml.h>
 
-#include <algorithm>
 #include <cstring>
 #include <memory>
-#include <vector>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wvolatile"
-#include <rte_cycles.h>
 #include <rte_ip.h>
-#include <rte_mbuf.h>
 #include <rte_tcp.h>
 #pragma GCC diagnostic pop
 
-#include "common.hpp"
-#include "pathlab/engine/stage.hpp"
 #include "pathlab/net/ptype.hpp"
+#include "stages/stage_bench.hpp"
 
 namespace pathlab::bench {
 namespace {
 
 enum class Kind { Established, EstablishedSack, Untracked };
-
-rte_mempool* pool() {
-  static rte_mempool* mp = [] {
-    rte_mempool* p = rte_pktmbuf_pool_create("tcp_seq_bench", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                             SOCKET_ID_ANY);
-    if (p != nullptr) at_teardown([p] { rte_mempool_free(p); });
-    return p;
-  }();
-  return mp;
-}
-
-std::unique_ptr<Stage> build(const std::string& params) {
-  StageSpec spec;
-  spec.kind = "tcp_seq";
-  spec.params = YAML::Load(params);
-  spec.pos = {"bench.yaml", 1, 1};
-  spec.path = "stage";
-  StageSite site;
-  site.router = "bench";
-  site.port = "p0";
-  return StageRegistry::instance().parse(spec, "bench.yaml")(site);
-}
 
 // A TCP/IPv4 segment from 10.0.0.2:sport to 10.9.0.1:80 with flags, optionally a SACK option.
 void write_segment(rte_mbuf* m, uint16_t sport, uint8_t flags, bool sack) {
@@ -91,15 +63,17 @@ void write_segment(rte_mbuf* m, uint16_t sport, uint8_t flags, bool sack) {
 
 void run(benchmark::State& state, Kind kind) {
   const auto n = static_cast<uint16_t>(state.range(0));
-  if (pool() == nullptr) {
+  rte_mempool* pool = stage_pool("tcp_seq_bench");
+  if (pool == nullptr) {
     state.SkipWithError("mempool");
     return;
   }
-  std::unique_ptr<Stage> stage = build("rewrite: both\nseed: 1");
+  std::unique_ptr<Stage> stage = make_stage("tcp_seq", "rewrite: both\nseed: 1",
+                                            StageSite{.router = "bench", .port = "p0"});
   Batch b;
   b.n = n;
   b.ngen = 0;
-  if (rte_pktmbuf_alloc_bulk(pool(), b.pkts, n) != 0) {
+  if (rte_pktmbuf_alloc_bulk(pool, b.pkts, n) != 0) {
     state.SkipWithError("mbuf allocation failed");
     return;
   }
@@ -112,46 +86,21 @@ void run(benchmark::State& state, Kind kind) {
   for (uint16_t i = 0; i < n; ++i)
     write_segment(b.pkts[i], static_cast<uint16_t>(10000 + i), 0x10, sack);
 
-  const double hz = static_cast<double>(rte_get_tsc_hz());
-  uint64_t cycles = 0, packets = 0, best = UINT64_MAX;
+  BurstTimer timer;
   for (auto _ : state) {
-    const uint64_t t0 = rte_rdtsc();
-    stage->process(b);
-    const uint64_t t1 = rte_rdtsc();
-    cycles += t1 - t0;
-    best = std::min(best, t1 - t0);
-    packets += n;
-    state.SetIterationTime(static_cast<double>(t1 - t0) / hz);
+    timer.time(state, n, [&] { stage->process(b); });
   }
   rte_pktmbuf_free_bulk(b.pkts, n);
-  state.SetItemsProcessed(static_cast<int64_t>(packets));
-  if (packets != 0) {
-    const double cpp = static_cast<double>(cycles) / static_cast<double>(packets);
-    state.counters["cyc/pkt"] = cpp;
-    state.counters["ns/pkt"] = cpp * 1e9 / hz;
-    state.counters["best"] = static_cast<double>(best) / n;
-  }
+  timer.report(state, /*with_best=*/true);
 }
 
 void BM_TcpSeqEstablished(benchmark::State& s) { run(s, Kind::Established); }
 void BM_TcpSeqEstablishedSack(benchmark::State& s) { run(s, Kind::EstablishedSack); }
 void BM_TcpSeqUntracked(benchmark::State& s) { run(s, Kind::Untracked); }
 
-double min_of(const std::vector<double>& v) {
-  return v.empty() ? 0 : *std::min_element(v.begin(), v.end());
-}
-
-BENCHMARK(BM_TcpSeqEstablished)
-    ->Arg(32)
-    ->Arg(256)
-    ->UseManualTime()
-    ->ComputeStatistics("min", min_of);
-BENCHMARK(BM_TcpSeqEstablishedSack)
-    ->Arg(32)
-    ->Arg(256)
-    ->UseManualTime()
-    ->ComputeStatistics("min", min_of);
-BENCHMARK(BM_TcpSeqUntracked)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", min_of);
+STAGE_BENCH(BM_TcpSeqEstablished);
+STAGE_BENCH(BM_TcpSeqEstablishedSack);
+STAGE_BENCH(BM_TcpSeqUntracked);
 
 }  // namespace
 }  // namespace pathlab::bench

@@ -6,22 +6,13 @@
 //
 // Counters: cyc/pkt (TSC cycles per packet), ns/pkt, items_per_second (packets on one core).
 #include <benchmark/benchmark.h>
-#include <rte_cycles.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
-#include <rte_mbuf.h>
 #include <rte_udp.h>
-#include <yaml-cpp/yaml.h>
 
-#include <algorithm>
 #include <cstring>
-#include <memory>
-#include <string>
-#include <vector>
 
-#include "common.hpp"
-#include "pathlab/engine/stage.hpp"
-#include "pathlab/net/ptype.hpp"
+#include "stages/stage_bench.hpp"
 
 namespace pathlab::bench {
 namespace {
@@ -30,9 +21,9 @@ enum class Family { V4, V6 };
 
 // Ether + IPv4 (20) + UDP (8) + 22 bytes (64 in all), or Ether + IPv6 (40) + UDP (8) + 12 bytes;
 // the UDP checksum 0 (`zero`) or computed.
-std::vector<uint8_t> udp_frame(Family f, bool zero) {
+Frame udp_frame(Family f, bool zero) {
   const size_t l3 = f == Family::V4 ? 20 : 40, pay = f == Family::V4 ? 22 : 12;
-  std::vector<uint8_t> frame(RTE_ETHER_HDR_LEN + l3 + 8 + pay, 0x5a);
+  Frame frame(RTE_ETHER_HDR_LEN + l3 + 8 + pay, 0x5a);
   auto* eth = reinterpret_cast<rte_ether_hdr*>(frame.data());
   std::memset(frame.data(), 0, RTE_ETHER_HDR_LEN + l3 + 8);
   eth->ether_type = rte_cpu_to_be_16(f == Family::V4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
@@ -64,109 +55,31 @@ std::vector<uint8_t> udp_frame(Family f, bool zero) {
   return frame;
 }
 
-rte_mempool* pool() {
-  static rte_mempool* mp = [] {
-    rte_mempool* p = rte_pktmbuf_pool_create("udp_checksum_bench", 1023, 0, 0,
-                                             RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-    if (p != nullptr) at_teardown([p] { rte_mempool_free(p); });
-    return p;
-  }();
-  return mp;
+void run(benchmark::State& s, const char* params, Family f, bool zero, Expect expect) {
+  run_stage(s, "udp_checksum", params, udp_frame(f, zero), expect);
 }
 
-std::unique_ptr<Stage> build(const std::string& params) {
-  StageSpec spec;
-  spec.kind = "udp_checksum";
-  spec.params = YAML::Load(params);
-  spec.pos = {"bench.yaml", 1, 1};
-  spec.path = "stage";
-  const StageSite site{.router = "r1", .port = "p0"};
-  return StageRegistry::instance().parse(spec, "bench.yaml")(site);
+void BM_UdpChecksumFillIpv4(benchmark::State& s) {
+  run(s, "action: fill", Family::V4, true, Expect::Changed);
 }
-
-// `changes`: the mode must rewrite or drop the frame (checked after the loop, so a benchmark of
-// a mode that silently does nothing fails instead of reporting a flattering figure).
-void run(benchmark::State& state, const std::string& params, Family f, bool zero, bool changes) {
-  const auto n = static_cast<uint16_t>(state.range(0));
-  const std::vector<uint8_t> frame = udp_frame(f, zero);
-  std::unique_ptr<Stage> stage;
-  try {
-    stage = build(params);
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-    return;
-  }
-  rte_mbuf* pkts[kMaxBurst];
-  if (pool() == nullptr || rte_pktmbuf_alloc_bulk(pool(), pkts, n) != 0) {
-    state.SkipWithError("mbuf allocation failed");
-    return;
-  }
-  for (uint16_t i = 0; i < n; ++i) {
-    rte_pktmbuf_append(pkts[i], static_cast<uint16_t>(frame.size()));
-    pkts[i]->packet_type = f == Family::V4 ? kPtype4 : kPtype6;
-    pkts[i]->l2_len = RTE_ETHER_HDR_LEN;
-    pkts[i]->l3_len = f == Family::V4 ? 20 : 40;
-  }
-  Batch b;
-  const double tsc_hz = static_cast<double>(rte_get_tsc_hz());
-  uint64_t cycles = 0, packets = 0;
-  for (auto _ : state) {
-    for (uint16_t i = 0; i < n; ++i) {
-      std::memcpy(rte_pktmbuf_mtod(pkts[i], void*), frame.data(), frame.size());
-      b.pkts[i] = pkts[i];
-    }
-    b.n = n;
-    const uint64_t t0 = rte_rdtsc();
-    stage->process(b);
-    const uint64_t t1 = rte_rdtsc();
-    cycles += t1 - t0;
-    packets += n;
-    state.SetIterationTime(static_cast<double>(t1 - t0) / tsc_hz);
-  }
-  bool changed = false;
-  for (uint16_t i = 0; i < n; ++i) {
-    changed |= b.verdict[i] != kPass ||
-               std::memcmp(rte_pktmbuf_mtod(pkts[i], void*), frame.data(), frame.size()) != 0;
-  }
-  rte_pktmbuf_free_bulk(pkts, n);
-  if (changed != changes) {
-    state.SkipWithError(changes ? "the stage left the frame unchanged"
-                                : "the stage changed the frame");
-    return;
-  }
-  state.SetItemsProcessed(static_cast<int64_t>(packets));
-  if (packets != 0) {
-    const double cpp = static_cast<double>(cycles) / static_cast<double>(packets);
-    state.counters["cyc/pkt"] = cpp;
-    state.counters["ns/pkt"] = cpp * 1e9 / tsc_hz;
-  }
-}
-
-void BM_UdpChecksumFillIpv4(benchmark::State& s) { run(s, "action: fill", Family::V4, true, true); }
 void BM_UdpChecksumFillIpv6(benchmark::State& s) {
-  run(s, "action: fill\nipv6_zero: fill", Family::V6, true, true);
+  run(s, "action: fill\nipv6_zero: fill", Family::V6, true, Expect::Changed);
 }
 void BM_UdpChecksumDropZeroIpv4(benchmark::State& s) {
-  run(s, "action: drop_zero", Family::V4, true, true);
+  run(s, "action: drop_zero", Family::V4, true, Expect::Changed);
 }
 void BM_UdpChecksumNoopIpv4(benchmark::State& s) {
-  run(s, "action: drop_zero", Family::V4, false, false);
+  run(s, "action: drop_zero", Family::V4, false, Expect::Unchanged);
 }
 void BM_UdpChecksumIpv6PassCounted(benchmark::State& s) {
-  run(s, "action: drop_zero", Family::V6, true, false);
+  run(s, "action: drop_zero", Family::V6, true, Expect::Unchanged);
 }
 
-double min_of(const std::vector<double>& v) {
-  return v.empty() ? 0 : *std::min_element(v.begin(), v.end());
-}
-
-#define UDP_CHECKSUM_BENCH(fn) \
-  BENCHMARK(fn)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", min_of)
-UDP_CHECKSUM_BENCH(BM_UdpChecksumFillIpv4);
-UDP_CHECKSUM_BENCH(BM_UdpChecksumFillIpv6);
-UDP_CHECKSUM_BENCH(BM_UdpChecksumDropZeroIpv4);
-UDP_CHECKSUM_BENCH(BM_UdpChecksumNoopIpv4);
-UDP_CHECKSUM_BENCH(BM_UdpChecksumIpv6PassCounted);
+STAGE_BENCH(BM_UdpChecksumFillIpv4);
+STAGE_BENCH(BM_UdpChecksumFillIpv6);
+STAGE_BENCH(BM_UdpChecksumDropZeroIpv4);
+STAGE_BENCH(BM_UdpChecksumNoopIpv4);
+STAGE_BENCH(BM_UdpChecksumIpv6PassCounted);
 
 }  // namespace
 }  // namespace pathlab::bench
