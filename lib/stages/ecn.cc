@@ -73,24 +73,6 @@ struct EcnAction {
   }
 };
 
-// IPv4: the ToS byte; IPv6: the traffic class across bytes 0-1.
-inline uint8_t traffic_class(const PktView& v) {
-  if (v.version == 4) return v.l3[1];
-  return static_cast<uint8_t>((v.l3[0] & 0x0f) << 4 | v.l3[1] >> 4);
-}
-
-// IPv4 keeps its header checksum (RFC 1624; TCP/UDP pseudo-headers do not cover the ToS). The
-// IPv6 traffic class is under no checksum.
-inline void set_traffic_class(const PktView& v, uint8_t tc) {
-  if (v.version == 4) {
-    const uint8_t w[2] = {v.l3[0], tc};
-    ip4_set16(v.l3, 0, get16(w));
-  } else {
-    v.l3[0] = static_cast<uint8_t>((v.l3[0] & 0xf0) | tc >> 4);
-    v.l3[1] = static_cast<uint8_t>((v.l3[1] & 0x0f) | tc << 4);
-  }
-}
-
 // The flags byte is the low half of the 16-bit word at TCP offset 12 (data offset, flags).
 inline void set_tcp_flags(const PktView& v, uint8_t flags) {
   const uint16_t old_w = get16(v.l4 + 12);

@@ -41,56 +41,6 @@ struct PktView {
   bool udp_ok = false;    // at least the 8-byte UDP header
 };
 
-// False when the packet is not an IP packet the router accepted (no packet_type) or its IP header
-// does not fit the mbuf's first segment. A short or odd transport header is not an error: l4 is
-// set, tcp_ok/udp_ok stay false.
-inline bool view_packet(rte_mbuf* m, PktView& v) {
-  v = PktView{};
-  const uint32_t pt = m->packet_type;
-  if (pt != kPtype4 && pt != kPtype6) return false;
-  if (m->data_len < m->l2_len) return false;
-  uint8_t* l3 = rte_pktmbuf_mtod_offset(m, uint8_t*, m->l2_len);
-  const uint32_t avail = m->data_len - m->l2_len;
-  v.l3 = l3;
-  if (pt == kPtype4) {
-    if (avail < 20 || (l3[0] >> 4) != 4) return false;
-    const uint32_t ihl = (l3[0] & 0xfu) * 4u;
-    const uint32_t total = parse::load_be16(l3 + 2);
-    if (ihl < 20 || total < ihl || total > avail) return false;
-    v.version = 4;
-    v.ip_len = total;
-    v.proto = l3[9];
-    if ((parse::load_be16(l3 + 6) & 0x1fff) != 0) return true;  // a later fragment
-    v.l4_off = static_cast<uint16_t>(ihl);
-  } else {
-    if (avail < 40 || (l3[0] >> 4) != 6) return false;
-    const uint32_t total = 40u + parse::load_be16(l3 + 4);
-    if (total > avail) return false;
-    v.version = 6;
-    v.ip_len = total;
-    uint8_t proto = 0;
-    uint32_t off = 0;
-    if (!parse::ip6_upper_layer(l3, total, proto, off)) return true;
-    v.proto = proto;
-    if (proto == parse::kIp6Fragment || proto == parse::kIp6NoNext) return true;
-    v.l4_off = static_cast<uint16_t>(off);
-  }
-  v.l4 = l3 + v.l4_off;
-  v.l4_len = v.ip_len - v.l4_off;
-  if (v.proto == kProtoTcp && v.l4_len >= 20) {
-    const uint32_t doff = (v.l4[12] >> 4) * 4u;
-    v.tcp_ok = doff >= 20 && doff <= v.l4_len;
-    v.tcp_flags = v.l4[13];
-  } else if (v.proto == kProtoUdp) {
-    v.udp_ok = v.l4_len >= 8;
-  }
-  if (v.tcp_ok || v.udp_ok) {
-    v.sport = parse::load_be16(v.l4);
-    v.dport = parse::load_be16(v.l4 + 2);
-  }
-  return true;
-}
-
 // The IP header alone, for a stage that rewrites nothing past it under a match that reads no
 // transport field: accepts exactly the packets view_packet accepts and fills l3, version, ip_len
 // and (IPv4) proto; l4 stays nullptr, the transport fields stay 0. No extension header walk.
@@ -116,6 +66,39 @@ inline bool view_l3(rte_mbuf* m, PktView& v) {
     if (total > avail) return false;
     v.version = 6;
     v.ip_len = total;
+  }
+  return true;
+}
+
+// False when the packet is not an IP packet the router accepted (no packet_type) or its IP header
+// does not fit the mbuf's first segment. A short or odd transport header is not an error: l4 is
+// set, tcp_ok/udp_ok stay false.
+inline bool view_packet(rte_mbuf* m, PktView& v) {
+  if (!view_l3(m, v)) return false;
+  uint8_t* l3 = v.l3;
+  if (v.version == 4) {
+    if ((parse::load_be16(l3 + 6) & 0x1fff) != 0) return true;  // a later fragment
+    v.l4_off = static_cast<uint16_t>((l3[0] & 0xfu) * 4u);
+  } else {
+    uint8_t proto = 0;
+    uint32_t off = 0;
+    if (!parse::ip6_upper_layer(l3, v.ip_len, proto, off)) return true;
+    v.proto = proto;
+    if (proto == parse::kIp6Fragment || proto == parse::kIp6NoNext) return true;
+    v.l4_off = static_cast<uint16_t>(off);
+  }
+  v.l4 = l3 + v.l4_off;
+  v.l4_len = v.ip_len - v.l4_off;
+  if (v.proto == kProtoTcp && v.l4_len >= 20) {
+    const uint32_t doff = (v.l4[12] >> 4) * 4u;
+    v.tcp_ok = doff >= 20 && doff <= v.l4_len;
+    v.tcp_flags = v.l4[13];
+  } else if (v.proto == kProtoUdp) {
+    v.udp_ok = v.l4_len >= 8;
+  }
+  if (v.tcp_ok || v.udp_ok) {
+    v.sport = parse::load_be16(v.l4);
+    v.dport = parse::load_be16(v.l4 + 2);
   }
   return true;
 }
@@ -165,6 +148,25 @@ inline void ip4_set16(uint8_t* l3, unsigned off, uint16_t w) {
   const uint16_t old = get16(l3 + off);
   put16(l3 + 10, csum::update16(get16(l3 + 10), old, w));
   put16(l3 + off, w);
+}
+
+// The IPv4 ToS byte or the IPv6 traffic class (across bytes 0-1): DSCP in the high six bits, ECN
+// in the low two.
+inline uint8_t traffic_class(const PktView& v) {
+  if (v.version == 4) return v.l3[1];
+  return static_cast<uint8_t>((v.l3[0] & 0x0f) << 4 | v.l3[1] >> 4);
+}
+
+// IPv4 keeps its header checksum (RFC 1624; TCP/UDP pseudo-headers do not cover the ToS). The
+// IPv6 traffic class is under no checksum.
+inline void set_traffic_class(const PktView& v, uint8_t tc) {
+  if (v.version == 4) {
+    const uint8_t w[2] = {v.l3[0], tc};
+    ip4_set16(v.l3, 0, get16(w));
+  } else {
+    v.l3[0] = static_cast<uint8_t>((v.l3[0] & 0xf0) | tc >> 4);
+    v.l3[1] = static_cast<uint8_t>((v.l3[1] & 0x0f) | tc << 4);
+  }
 }
 
 // A 16-bit word covered by the transport checksum changed from old_w to new_w (network order):
