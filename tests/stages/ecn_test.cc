@@ -2,12 +2,10 @@
 // options) and IPv6 (plain, extension headers, QinQ), against scapy-built frames; the headers a
 // TCP action must not touch (later fragment, truncated, bad data offset); the conditions
 // PATHspider's ecn plugin derives; drops counted by a chain; match, probability, bad params.
-#include <yaml-cpp/yaml.h>
 
 #include <functional>
 
 #include "harness.hpp"
-#include "pathlab/engine/chain.hpp"
 
 namespace pathlab::test {
 namespace {
@@ -232,51 +230,16 @@ TEST(Ecn, PathspiderConditions) {
   }
 }
 
-// A one-stage chain: the dataplane's compaction counts the drop reasons.
-class ChainRun {
- public:
-  explicit ChainRun(const std::string& yaml) {
-    pool();
-    StageSpec spec;
-    spec.kind = "ecn";
-    spec.params = YAML::Load(yaml);
-    spec.pos = {"test.yaml", 1, 1};
-    spec.path = "stage";
-    std::vector<std::unique_ptr<Stage>> stages;
-    stages.push_back(StageRegistry::instance().parse(spec, "test.yaml")(StageRun::default_site()));
-    chain_ = Chain(std::move(stages));
-  }
-  size_t run(const std::vector<Bytes>& in) {
-    Batch b;
-    for (const auto& f : in) b.pkts[b.n++] = make_mbuf(f);
-    chain_.run(b);
-    for (uint16_t i = 0; i < b.n; ++i) rte_pktmbuf_free(b.pkts[i]);
-    return b.n;
-  }
-  uint64_t drop(std::string_view name) const {
-    const Stage& st = *chain_.stages()[0];
-    for (size_t i = 0; i < st.drop_descs().size(); ++i) {
-      if (st.drop_descs()[i].name == name) return st.drop_count(i);
-    }
-    ADD_FAILURE() << "no drop counter " << name;
-    return ~0ull;
-  }
-  bool stateful() const { return chain_.stages()[0]->stateful(); }
-
- private:
-  Chain chain_;
-};
-
 TEST(Ecn, DropReasonsCounted) {
-  ChainRun ect("ip: drop_ect");
-  EXPECT_EQ(ect.run({frames().get("plain4/ba/10"), frames().get("plain6/b8/10"),
-                     frames().get("plain6/03/10")}),
+  StageRun ect("ecn", "ip: drop_ect");
+  EXPECT_EQ(passed(ect.run({frames().get("plain4/ba/10"), frames().get("plain6/b8/10"),
+                     frames().get("plain6/03/10")})).size(),
             1u);
   EXPECT_EQ(ect.drop("ect"), 2u);
   EXPECT_EQ(ect.drop("ecn_setup_syn"), 0u);
-  ChainRun syn("tcp: drop_ecn_setup_syn");
-  EXPECT_EQ(syn.run({frames().get("ext6/00/c2"), frames().get("vlan4/00/c2"),
-                     frames().get("vlan4/00/02")}),
+  StageRun syn("ecn", "tcp: drop_ecn_setup_syn");
+  EXPECT_EQ(passed(syn.run({frames().get("ext6/00/c2"), frames().get("vlan4/00/c2"),
+                     frames().get("vlan4/00/02")})).size(),
             1u);
   EXPECT_EQ(syn.drop("ecn_setup_syn"), 2u);
 }
@@ -286,18 +249,18 @@ TEST(Ecn, DropReasonsCounted) {
 // PATHspider's ecn.connectivity.broken even against a client with fallback on.
 TEST(Ecn, FallbackSynsOfADroppedConnection) {
   const Bytes ecn_syn = frames().get("plain4/00/c2"), fallback_syn = frames().get("plain4/00/02");
-  ChainRun c("tcp: drop_ecn_setup_syn\necn_fallback: drop");
-  EXPECT_EQ(c.run({ecn_syn}), 0u);
-  EXPECT_EQ(c.run({fallback_syn, frames().get("othersyn4"), frames().get("plain4/00/12"),
-                   frames().get("plain6/00/02"), fallback_syn}),
+  StageRun c("ecn", "tcp: drop_ecn_setup_syn\necn_fallback: drop");
+  EXPECT_EQ(passed(c.run({ecn_syn})).size(), 0u);
+  EXPECT_EQ(passed(c.run({fallback_syn, frames().get("othersyn4"), frames().get("plain4/00/12"),
+                   frames().get("plain6/00/02"), fallback_syn})).size(),
             3u);
   EXPECT_EQ(c.drop("ecn_setup_syn"), 1u);
   EXPECT_EQ(c.drop("ecn_fallback_syn"), 2u);
-  EXPECT_TRUE(c.stateful());
+  EXPECT_TRUE(c.stage().stateful());
   // IPv6: the connection is its addresses, ports and ISN, with or without extension headers.
-  ChainRun c6("tcp: drop_ecn_setup_syn\necn_fallback: drop");
-  EXPECT_EQ(c6.run({frames().get("ext6/00/c2"), frames().get("ext6/00/02"),
-                    frames().get("plain6/00/02"), frames().get("plain4/00/02")}),
+  StageRun c6("ecn", "tcp: drop_ecn_setup_syn\necn_fallback: drop");
+  EXPECT_EQ(passed(c6.run({frames().get("ext6/00/c2"), frames().get("ext6/00/02"),
+                    frames().get("plain6/00/02"), frames().get("plain4/00/02")})).size(),
             1u);
   EXPECT_EQ(c6.drop("ecn_fallback_syn"), 2u);
 

@@ -181,6 +181,14 @@ uint64_t StageRun::drop(std::string_view name) const {
   return ~0ull;
 }
 
+std::vector<Bytes> passed(const std::vector<Out>& out) {
+  std::vector<Bytes> kept;
+  for (const Out& o : out) {
+    if (o.verdict == kPass) kept.push_back(o.bytes);
+  }
+  return kept;
+}
+
 std::string parse_error(const std::string& kind, const std::string& yaml_params) {
   try {
     StageRegistry::instance().parse(spec_of(kind, yaml_params), "test.yaml");

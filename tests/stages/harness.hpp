@@ -78,6 +78,9 @@ class StageRun {
   std::unique_ptr<Stage> stage_;
 };
 
+// The frames that came through a burst as the engine keeps them (verdict kPass), in order.
+std::vector<Bytes> passed(const std::vector<Out>& out);
+
 // Parsing only: the ConfigError text a bad params block gives ("" when it parses).
 std::string parse_error(const std::string& kind, const std::string& yaml_params);
 

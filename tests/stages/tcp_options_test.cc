@@ -5,7 +5,6 @@
 #include <memory>
 
 #include "harness.hpp"
-#include "pathlab/engine/chain.hpp"
 #include "pathlab/stages/packet.hpp"
 
 namespace pathlab::test {
@@ -63,47 +62,6 @@ size_t tcp_offset(const Bytes& frame) {
   rte_pktmbuf_free(m);
   return off;
 }
-
-// The stage inside a Chain, as the dataplane runs it: drop reasons are counted by name.
-class ChainRun {
- public:
-  explicit ChainRun(const std::string& params) {
-    pool();
-    StageSpec spec;
-    spec.kind = "tcp_options";
-    spec.params = YAML::Load(params);
-    spec.pos = {"test.yaml", 1, 1};
-    spec.path = "stage";
-    std::vector<std::unique_ptr<Stage>> v;
-    v.push_back(StageRegistry::instance().parse(spec, "test.yaml")(StageRun::default_site()));
-    chain_ = Chain(std::move(v));
-  }
-  // The frames that came through, in order.
-  std::vector<Bytes> run(const std::vector<Bytes>& in) {
-    Batch b;
-    b.n = 0;
-    b.ngen = 0;
-    for (const auto& f : in) b.pkts[b.n++] = make_mbuf(f);
-    chain_.run(b);
-    std::vector<Bytes> out;
-    for (uint16_t i = 0; i < b.n; ++i) {
-      out.push_back(bytes_of(b.pkts[i]));
-      rte_pktmbuf_free(b.pkts[i]);
-    }
-    return out;
-  }
-  uint64_t drop(std::string_view name) const {
-    const Stage& s = *chain_.stages()[0];
-    for (size_t i = 0; i < s.drop_descs().size(); ++i) {
-      if (s.drop_descs()[i].name == name) return s.drop_count(i);
-    }
-    ADD_FAILURE() << "no drop counter " << name;
-    return ~0ull;
-  }
-
- private:
-  Chain chain_;
-};
 
 struct Row {
   const char* scenario;
@@ -202,11 +160,12 @@ TEST(TcpOptions, DropSynWithKind) {
   EXPECT_EQ(s.drop("syn_option"), 3u);
   EXPECT_EQ(s.drop("malformed"), 0u);
 
-  ChainRun chain("drop_syn_with: [tfo]");
-  const auto passed = chain.run({f("tfo_syn"), f("tfo_ack"), f("tfo_exp_syn"), f("plain_syn")});
-  ASSERT_EQ(passed.size(), 2u);
-  EXPECT_EQ(passed[0], f("tfo_ack"));
-  EXPECT_EQ(passed[1], f("plain_syn"));
+  StageRun chain("tcp_options", "drop_syn_with: [tfo]");
+  const auto kept =
+      passed(chain.run({f("tfo_syn"), f("tfo_ack"), f("tfo_exp_syn"), f("plain_syn")}));
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0], f("tfo_ack"));
+  EXPECT_EQ(kept[1], f("plain_syn"));
   EXPECT_EQ(chain.drop("syn_option"), 2u);
   EXPECT_EQ(chain.drop("malformed"), 0u);
 }
@@ -248,8 +207,8 @@ TEST(TcpOptions, MalformedListsPassOrDrop) {
     EXPECT_EQ(drop.drop("malformed"), in.size()) << dropping;
     EXPECT_EQ(drop.action("malformed_passed"), 0u);
   }
-  ChainRun chain("strip: [mss]\nmalformed: drop");
-  EXPECT_TRUE(chain.run(in).empty());
+  StageRun chain("tcp_options", "strip: [mss]\nmalformed: drop");
+  EXPECT_TRUE(passed(chain.run(in)).empty());
   EXPECT_EQ(chain.drop("malformed"), in.size());
 }
 
