@@ -162,7 +162,7 @@ TEST(Dscp, NonIpAndTruncatedUntouched) {
 TEST(Dscp, BadParams) {
   const std::string forms = "0..63, cs0..cs7, af11..af43, ef, va or le";
   const std::string modes = "zero, bleach_precedence, {set: DSCP} or {map: {FROM: TO}}";
-  const std::pair<std::string, std::string> cases[] = {
+  const ParseCases cases = {
       {"", "test.yaml:1:1: stage.action: missing required key"},
       {"acton: zero", "test.yaml:1:1: stage.acton: unknown key"},
       {"action: paint", "test.yaml:1:9: stage.action: 'paint' is not " + modes},
@@ -179,7 +179,7 @@ TEST(Dscp, BadParams) {
        "test.yaml:1:20: stage.action.map.ef: 'x' is not a DSCP (" + forms + ")"},
       {"action: zero\necn: maybe", "test.yaml:2:6: stage.ecn: 'maybe' is not keep or zero"},
   };
-  for (const auto& [yaml, error] : cases) EXPECT_EQ(parse_error("dscp", yaml), error) << yaml;
+  expect_parse_errors("dscp", cases);
   EXPECT_EQ(parse_error("dscp", "action: {map: {cs1: 0}}\necn: zero\nmatch: {ip: 6}"), "");
 }
 

@@ -310,7 +310,7 @@ TEST(Ecn, ProbabilityIsSeededAndCounted) {
 }
 
 TEST(Ecn, BadParams) {
-  const std::pair<const char*, const char*> cases[] = {
+  const ParseCases cases = {
       {"", "test.yaml:1:1: stage.ip: needs `ip`, `tcp` or both"},
       {"ip: sprinkle",
        "test.yaml:1:5: stage.ip: 'sprinkle' is not bleach, set_ce, drop_ect, {rewrite: {FROM: TO}} "
@@ -345,7 +345,7 @@ TEST(Ecn, BadParams) {
       {"tcp: drop_ecn_setup_syn\necn_fallback: maybe",
        "test.yaml:2:15: stage.ecn_fallback: 'maybe' is not pass or drop"},
   };
-  for (const auto& [yaml, error] : cases) EXPECT_EQ(parse_error("ecn", yaml), error) << yaml;
+  expect_parse_errors("ecn", cases);
   EXPECT_EQ(parse_error("ecn", "ip: {rewrite: {not-ect: ce, ect1: 0}}\ntcp: reflect\nseed: 3"), "");
 }
 

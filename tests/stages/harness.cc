@@ -189,6 +189,24 @@ std::vector<Bytes> passed(const std::vector<Out>& out) {
   return kept;
 }
 
+MbufOut run_mbuf(StageRun& s, const Bytes& frame) {
+  Batch b;
+  b.n = 1;
+  b.ngen = 0;
+  b.pkts[0] = make_mbuf(frame);
+  b.verdict[0] = 0xaa;
+  s.stage().process(b);
+  rte_mbuf* m = b.pkts[0];
+  MbufOut o{b.verdict[0],
+            bytes_of(m),
+            m->pkt_len,
+            m->data_len,
+            static_cast<uint16_t>(m->l2_len),
+            static_cast<uint16_t>(m->l3_len)};
+  rte_pktmbuf_free(m);
+  return o;
+}
+
 std::string parse_error(const std::string& kind, const std::string& yaml_params) {
   try {
     StageRegistry::instance().parse(spec_of(kind, yaml_params), "test.yaml");
@@ -196,6 +214,10 @@ std::string parse_error(const std::string& kind, const std::string& yaml_params)
     return e.what();
   }
   return "";
+}
+
+void expect_parse_errors(const std::string& kind, const ParseCases& cases) {
+  for (const auto& [yaml, error] : cases) EXPECT_EQ(parse_error(kind, yaml), error) << yaml;
 }
 
 ::testing::AssertionResult checksums_ok(const Bytes& frame) {

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pathlab/engine/batch.hpp"
@@ -81,11 +82,24 @@ class StageRun {
 // The frames that came through a burst as the engine keeps them (verdict kPass), in order.
 std::vector<Bytes> passed(const std::vector<Out>& out);
 
+// One frame through Stage::process alone (no compaction), read back with its mbuf metadata.
+struct MbufOut {
+  uint8_t verdict = kPass;
+  Bytes bytes;
+  uint32_t pkt_len = 0;
+  uint16_t data_len = 0, l2_len = 0, l3_len = 0;
+};
+MbufOut run_mbuf(StageRun& s, const Bytes& frame);
+
 // Parsing only: the ConfigError text a bad params block gives ("" when it parses).
 std::string parse_error(const std::string& kind, const std::string& yaml_params);
 
 // Checksums of a frame (as produced by a stage) are all valid: the IPv4 header checksum and the
 // TCP/UDP/ICMPv6 checksum over its pseudo-header (ICMPv4 over its message).
+// Each (params, ConfigError text) case: parse_error(kind, params) gives exactly that text.
+using ParseCases = std::vector<std::pair<std::string, std::string>>;
+void expect_parse_errors(const std::string& kind, const ParseCases& cases);
+
 ::testing::AssertionResult checksums_ok(const Bytes& frame);
 
 }  // namespace pathlab::test

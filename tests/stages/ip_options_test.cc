@@ -39,26 +39,6 @@ std::vector<std::string> ip6_names(const char* scenario) {
   return out;
 }
 
-struct MbufOut {
-  uint8_t verdict = kPass;
-  Bytes bytes;
-  uint32_t pkt_len = 0;
-  uint16_t data_len = 0, l3_len = 0;
-};
-
-MbufOut run_mbuf(StageRun& s, const Bytes& frame) {
-  Batch b;
-  b.n = 1;
-  b.ngen = 0;
-  b.pkts[0] = make_mbuf(frame);
-  b.verdict[0] = 0xaa;
-  s.stage().process(b);
-  rte_mbuf* m = b.pkts[0];
-  MbufOut o{b.verdict[0], bytes_of(m), m->pkt_len, m->data_len, static_cast<uint16_t>(m->l3_len)};
-  rte_pktmbuf_free(m);
-  return o;
-}
-
 // The bytes after the IP header (the transport segment, its checksum included).
 Bytes after_ip(const Bytes& frame) {
   rte_mbuf* m = make_mbuf(frame);
@@ -276,11 +256,7 @@ TEST(IpOptions, MatchNarrows) {
 }
 
 TEST(IpOptions, BadParams) {
-  struct Case {
-    const char* yaml;
-    const char* error;
-  };
-  const Case cases[] = {
+  const ParseCases cases = {
       {"ipv4: mangle", "test.yaml:1:7: stage.ipv4: 'mangle' is not strip or drop"},
       {"allow: [ra]", "test.yaml:1:8: stage.allow: allow needs ipv4: strip or ipv4: drop"},
       {"ipv4: strip\nallow: [ra, bogus]",
@@ -303,7 +279,7 @@ TEST(IpOptions, BadParams) {
       {"ipv4: drop\nallow: [ra, 7, 0x44]\nmalformed: drop", ""},
       {"drop_hbh: true\ndrop_dstopts: true\nipv6_strip: [0xc9, jumbo]", ""},
   };
-  for (const auto& c : cases) EXPECT_EQ(parse_error("ip_options", c.yaml), c.error) << c.yaml;
+  expect_parse_errors("ip_options", cases);
 }
 
 }  // namespace

@@ -25,26 +25,6 @@ StageSite site_with_mtu(uint16_t mtu) {
   return s;
 }
 
-struct MbufOut {
-  uint8_t verdict = kPass;
-  Bytes bytes;
-  uint32_t pkt_len = 0;
-  uint16_t data_len = 0;
-};
-
-MbufOut run_mbuf(StageRun& s, const Bytes& frame) {
-  Batch b;
-  b.n = 1;
-  b.ngen = 0;
-  b.pkts[0] = make_mbuf(frame);
-  b.verdict[0] = 0xaa;
-  s.stage().process(b);
-  rte_mbuf* m = b.pkts[0];
-  MbufOut o{b.verdict[0], bytes_of(m), m->pkt_len, m->data_len};
-  rte_pktmbuf_free(m);
-  return o;
-}
-
 // The value of the last MSS option (the one a receiver keeps), none when there is none.
 std::optional<uint16_t> mss_of(const Bytes& frame) {
   rte_mbuf* m = make_mbuf(frame);
@@ -238,11 +218,7 @@ TEST(Mss, MatchNarrows) {
 }
 
 TEST(Mss, BadParams) {
-  struct Case {
-    const char* yaml;
-    const char* error;
-  };
-  const Case cases[] = {
+  const ParseCases cases = {
       {"add_if_missing: true",
        "test.yaml:1:1: stage.clamp: one of clamp, clamp_to_mtu or set is needed"},
       {"clamp: 1360\nset: 9000",
@@ -257,7 +233,7 @@ TEST(Mss, BadParams) {
       {"clamp: 1360\nadd_if_missing: true\nmalformed: drop", ""},
       {"set: 9000\nmatch: {proto: tcp, tcp_flags: [syn, '!ack']}", ""},
   };
-  for (const auto& c : cases) EXPECT_EQ(parse_error("mss", c.yaml), c.error) << c.yaml;
+  expect_parse_errors("mss", cases);
 }
 
 }  // namespace

@@ -220,7 +220,7 @@ TEST(Normalize, ProbabilityIsSeeded) {
 
 TEST(Normalize, BadParams) {
   const char* forms = "expected {set: N}, {min: N}, {max: N} or {min: N, max: N}";
-  const std::pair<std::string, std::string> cases[] = {
+  const ParseCases cases = {
       {"", "test.yaml:1:1: stage.ttl: needs `ttl`, `ip_id` or both"},
       {"tll: {set: 1}", "test.yaml:1:1: stage.tll: unknown key"},
       {"ttl: 64", std::string("test.yaml:1:6: stage.ttl: ") + forms},
@@ -232,7 +232,7 @@ TEST(Normalize, BadParams) {
       {"ttl: {mix: 3}", "test.yaml:1:7: stage.ttl.mix: unknown key"},
       {"ip_id: shuffle", "test.yaml:1:8: stage.ip_id: 'shuffle' is not zero, random or sequential"},
   };
-  for (const auto& [yaml, error] : cases) EXPECT_EQ(parse_error("normalize", yaml), error) << yaml;
+  expect_parse_errors("normalize", cases);
   EXPECT_EQ(parse_error("normalize", "ttl: {min: 1, max: 255}\nip_id: sequential\nseed: 2"), "");
 }
 

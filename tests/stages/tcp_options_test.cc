@@ -18,31 +18,6 @@ const Frames& frames() {
 const char* const kCarriers[] = {"v4", "vlan", "v4opt", "v6", "v6ext", "v6vlan"};
 
 // One frame through the stage, the mbuf's metadata read back before it is freed.
-struct MbufOut {
-  uint8_t verdict = kPass;
-  Bytes bytes;
-  uint32_t pkt_len = 0;
-  uint16_t data_len = 0, l2_len = 0, l3_len = 0;
-};
-
-MbufOut run_mbuf(StageRun& s, const Bytes& frame) {
-  Batch b;
-  b.n = 1;
-  b.ngen = 0;
-  b.pkts[0] = make_mbuf(frame);
-  b.verdict[0] = 0xaa;
-  s.stage().process(b);
-  rte_mbuf* m = b.pkts[0];
-  MbufOut o{b.verdict[0],
-            bytes_of(m),
-            m->pkt_len,
-            m->data_len,
-            static_cast<uint16_t>(m->l2_len),
-            static_cast<uint16_t>(m->l3_len)};
-  rte_pktmbuf_free(m);
-  return o;
-}
-
 // The ones' complement sum over the pseudo-header and the segment: 0xffff when valid.
 uint16_t tcp_residual(const Bytes& frame) {
   rte_mbuf* m = make_mbuf(frame);
@@ -276,11 +251,7 @@ TEST(TcpOptions, MatchNarrows) {
 }
 
 TEST(TcpOptions, BadParams) {
-  struct Case {
-    const char* yaml;
-    const char* error;
-  };
-  const Case cases[] = {
+  const ParseCases cases = {
       {"strip: [bogus]",
        "test.yaml:1:9: stage.strip[0]: 'bogus' is not a TCP option kind (mss, wscale, "
        "sack_permitted, sack, timestamp, md5, user_timeout, tcp_ao, mptcp, tfo, experimental, "
@@ -307,7 +278,7 @@ TEST(TcpOptions, BadParams) {
       {"allow: []", ""},
       {"strip: mss\nmatch: {proto: tcp, dport: 80}", ""},
   };
-  for (const auto& c : cases) EXPECT_EQ(parse_error("tcp_options", c.yaml), c.error) << c.yaml;
+  expect_parse_errors("tcp_options", cases);
 }
 
 }  // namespace

@@ -148,7 +148,7 @@ TEST(UdpChecksum, ProbabilityIsSeeded) {
 }
 
 TEST(UdpChecksum, BadParams) {
-  const std::pair<const char*, const char*> cases[] = {
+  const ParseCases cases = {
       {"", "test.yaml:1:1: stage.action: missing required key"},
       {"action: drop", "test.yaml:1:9: stage.action: 'drop' is not drop_zero or fill"},
       {"action: [fill]", "test.yaml:1:9: stage.action: expected a string, got a list"},
@@ -158,8 +158,7 @@ TEST(UdpChecksum, BadParams) {
       {"action: fill\nmatch: {dport: 53}",
        "test.yaml:2:16: stage.match.dport: ports need proto: tcp or proto: udp"},
   };
-  for (const auto& [yaml, error] : cases)
-    EXPECT_EQ(parse_error("udp_checksum", yaml), error) << yaml;
+  expect_parse_errors("udp_checksum", cases);
   EXPECT_EQ(parse_error("udp_checksum", "action: fill\nipv6_zero: fill\nmatch: {proto: udp}"), "");
 }
 
