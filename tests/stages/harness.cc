@@ -207,6 +207,23 @@ MbufOut run_mbuf(StageRun& s, const Bytes& frame) {
   return o;
 }
 
+void expect_rewritten(const MbufOut& o, const Bytes& want, const std::string& what) {
+  EXPECT_EQ(o.verdict, kPass) << what;
+  EXPECT_EQ(to_hex(o.bytes), to_hex(want)) << what;
+  EXPECT_TRUE(checksums_ok(o.bytes)) << what;
+  EXPECT_EQ(o.pkt_len, want.size()) << what;
+  EXPECT_EQ(o.data_len, want.size()) << what;
+}
+
+std::vector<std::string> carrier_cases(std::span<const char* const> carriers,
+                                       std::initializer_list<const char*> scenarios) {
+  std::vector<std::string> names;
+  for (const char* c : carriers) {
+    for (const char* s : scenarios) names.push_back(std::string(c) + "/" + s);
+  }
+  return names;
+}
+
 std::string parse_error(const std::string& kind, const std::string& yaml_params) {
   try {
     StageRegistry::instance().parse(spec_of(kind, yaml_params), "test.yaml");
@@ -230,11 +247,13 @@ void expect_parse_errors(const std::string& kind, const ParseCases& cases) {
   auto r = ::testing::AssertionSuccess();
   if (v.version == 4) {
     const uint16_t ihl = (v.l3[0] & 0xf) * 4;
-    if (rte_raw_cksum(v.l3, ihl) != 0xffff) r = ::testing::AssertionFailure() << "IPv4 header checksum";
+    if (rte_raw_cksum(v.l3, ihl) != 0xffff)
+      r = ::testing::AssertionFailure() << "IPv4 header checksum";
   }
   if (r && v.l4 != nullptr) {
     if (v.proto == kProtoIcmp4) {
-      if (rte_raw_cksum(v.l4, v.l4_len) != 0xffff) r = ::testing::AssertionFailure() << "ICMP checksum";
+      if (rte_raw_cksum(v.l4, v.l4_len) != 0xffff)
+        r = ::testing::AssertionFailure() << "ICMP checksum";
     } else if (!l4_cksum_valid(v)) {
       r = ::testing::AssertionFailure() << "transport checksum (proto " << int(v.proto) << ")";
     }

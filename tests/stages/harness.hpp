@@ -14,8 +14,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -90,6 +92,13 @@ struct MbufOut {
   uint16_t data_len = 0, l2_len = 0, l3_len = 0;
 };
 MbufOut run_mbuf(StageRun& s, const Bytes& frame);
+// The stage passed the frame and rewrote it to `want` with valid checksums, the mbuf's pkt_len
+// and data_len agreeing (one segment). `what` names the case in failure messages.
+void expect_rewritten(const MbufOut& o, const Bytes& want, const std::string& what);
+
+// "carrier/scenario" for every carrier and scenario, carriers outermost.
+std::vector<std::string> carrier_cases(std::span<const char* const> carriers,
+                                       std::initializer_list<const char*> scenarios);
 
 // Parsing only: the ConfigError text a bad params block gives ("" when it parses).
 std::string parse_error(const std::string& kind, const std::string& yaml_params);

@@ -69,12 +69,10 @@ const Row kRows[] = {
 };
 
 TEST(TcpOptions, InputsAreValid) {
-  for (const char* c : kCarriers) {
-    for (const char* s : {"linux_syn", "ack_ts", "ack_ts_sack", "windows_syn", "many_syn",
-                          "tfo_syn", "eol_garbage"}) {
-      const std::string name = std::string(c) + "/" + s;
-      EXPECT_TRUE(checksums_ok(frames().get(name))) << name;
-    }
+  for (const std::string& name :
+       carrier_cases(kCarriers, {"linux_syn", "ack_ts", "ack_ts_sack", "windows_syn", "many_syn",
+                                 "tfo_syn", "eol_garbage"})) {
+    EXPECT_TRUE(checksums_ok(frames().get(name))) << name;
   }
 }
 
@@ -87,12 +85,8 @@ TEST(TcpOptions, StripMatchesScapy) {
       const Bytes want = frames().get(name, r.expect);
       StageRun s("tcp_options", r.params);
       const MbufOut o = run_mbuf(s, in);
-      EXPECT_EQ(o.verdict, kPass) << what;
-      EXPECT_EQ(to_hex(o.bytes), to_hex(want)) << what;
-      EXPECT_TRUE(checksums_ok(o.bytes)) << what;
       // The mbuf agrees with the frame: one segment, headers where they were.
-      EXPECT_EQ(o.pkt_len, want.size()) << what;
-      EXPECT_EQ(o.data_len, want.size()) << what;
+      expect_rewritten(o, want, what);
       const Bytes hdr_in(in.begin(), in.begin() + 14);
       EXPECT_EQ(Bytes(o.bytes.begin(), o.bytes.begin() + 14), hdr_in) << what;
       rte_mbuf* ref = make_mbuf(want);
