@@ -18,7 +18,6 @@
 #include <rte_tcp.h>
 #pragma GCC diagnostic pop
 
-#include "pathlab/net/ptype.hpp"
 #include "stages/stage_bench.hpp"
 
 namespace pathlab::bench {
@@ -64,36 +63,23 @@ void write_frame(rte_mbuf* m, bool tcp) {
   }
   const uint16_t ck = rte_ipv4_udptcp_cksum(ip, l4);
   std::memcpy(l4 + (tcp ? 16 : 6), &ck, 2);
-  m->l2_len = 14;
-  m->l3_len = 20;
-  m->packet_type = kPtype4;
+  set_ip4_meta(m);
 }
 
 void run(benchmark::State& state, Kind kind) {
   const auto n = static_cast<uint16_t>(state.range(0));
-  rte_mempool* pool = stage_pool("block_bench");
-  if (pool == nullptr) {
-    state.SkipWithError("mempool");
-    return;
-  }
   const char* params = kind == Kind::Pass   ? "match: {proto: tcp}"
                        : kind == Kind::Drop ? "match: {proto: udp, dport: 443}"
                        : kind == Kind::RejectIcmp
                            ? "action: reject\nrate: 10000000\nburst: 1000000"
                            : "action: reject\nreject_with: tcp_rst\nrate: 10000000\nburst: 1000000";
-  std::unique_ptr<Stage> stage =
-      make_stage("block", params,
-                 StageSite{.router = "bench", .port = "p0",
-                           .ip4 = {Ip4Prefix{Ip4Addr{0x0a000001}, 24}}});
+  std::unique_ptr<Stage> stage = make_stage(
+      "block", params,
+      StageSite{.router = "bench", .port = "p0", .ip4 = {Ip4Prefix{Ip4Addr{0x0a000001}, 24}}});
   const bool tcp = kind == Kind::RejectRst;
   const bool rewrites = kind == Kind::RejectIcmp || kind == Kind::RejectRst;
   Batch b;
-  b.n = n;
-  b.ngen = 0;
-  if (rte_pktmbuf_alloc_bulk(pool, b.pkts, n) != 0) {
-    state.SkipWithError("mbuf allocation failed");
-    return;
-  }
+  if (!alloc_burst(state, "block_bench", b, n)) return;
   for (uint16_t i = 0; i < n; ++i) write_frame(b.pkts[i], tcp);
 
   BurstTimer timer;

@@ -19,11 +19,15 @@ void run(benchmark::State& s, const char* params, bool v6, Expect expect) {
 void BM_NormalizeTtlSetIpv4(benchmark::State& s) {
   run(s, "ttl: {set: 64}", false, Expect::Changed);
 }
-void BM_NormalizeTtlSetIpv6(benchmark::State& s) { run(s, "ttl: {set: 64}", true, Expect::Changed); }
+void BM_NormalizeTtlSetIpv6(benchmark::State& s) {
+  run(s, "ttl: {set: 64}", true, Expect::Changed);
+}
 void BM_NormalizeTtlClampNoopIpv4(benchmark::State& s) {
   run(s, "ttl: {min: 32, max: 255}", false, Expect::Unchanged);
 }
-void BM_NormalizeIpIdZeroIpv4(benchmark::State& s) { run(s, "ip_id: zero", false, Expect::Changed); }
+void BM_NormalizeIpIdZeroIpv4(benchmark::State& s) {
+  run(s, "ip_id: zero", false, Expect::Changed);
+}
 void BM_NormalizeIpIdRandomIpv4(benchmark::State& s) {
   run(s, "ip_id: random\nseed: 1", false, Expect::Changed);
 }

@@ -36,6 +36,27 @@ std::unique_ptr<Stage> make_stage(const std::string& kind, const std::string& pa
   return StageRegistry::instance().parse(spec, "bench.yaml")(site);
 }
 
+bool alloc_burst(benchmark::State& state, const char* pool_name, Batch& b, uint16_t n) {
+  rte_mempool* pool = stage_pool(pool_name);
+  if (pool == nullptr) {
+    state.SkipWithError("mempool");
+    return false;
+  }
+  b.n = n;
+  b.ngen = 0;
+  if (rte_pktmbuf_alloc_bulk(pool, b.pkts, n) != 0) {
+    state.SkipWithError("mbuf allocation failed");
+    return false;
+  }
+  return true;
+}
+
+void set_ip4_meta(rte_mbuf* m) {
+  m->l2_len = 14;
+  m->l3_len = 20;
+  m->packet_type = kPtype4;
+}
+
 void load_frame(rte_mbuf* m, const Frame& f) {
   rte_pktmbuf_reset(m);
   std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(f.size())), f.data(), f.size());

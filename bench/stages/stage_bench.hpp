@@ -33,6 +33,13 @@ rte_mempool* stage_pool(const char* name);
 std::unique_ptr<Stage> make_stage(const std::string& kind, const std::string& params,
                                   const StageSite& site = StageSite{.router = "r1", .port = "p0"});
 
+// Fills `b` with `n` fresh mbufs of stage_pool(pool_name) (b.n = n, b.ngen = 0). False, with the
+// benchmark skipped, when the pool or the mbufs are not there.
+bool alloc_burst(benchmark::State& state, const char* pool_name, Batch& b, uint16_t n);
+
+// The metadata Ethernet input leaves on an untagged IPv4 frame with a 20-byte header.
+void set_ip4_meta(rte_mbuf* m);
+
 // The mbuf as Ethernet input leaves it: reset, `f` copied in, packet_type/l2_len/l3_len set from
 // the frame (IPv6: 40; IPv4: the IHL).
 void load_frame(rte_mbuf* m, const Frame& f);
@@ -95,11 +102,10 @@ Frame tcp_frame(const TcpFrame& p);
 
 // Ethernet + IPv4 (10.0.0.2 -> 198.18.0.1) or IPv6 (fd00::2 -> 2001:db8::1) + TCP 40000 -> 80
 // with the options `opts`, `flags` and `payload` bytes of data, checksums valid.
-Frame tcp_options_frame(bool v6, const Frame& opts, uint8_t flags, size_t payload,
-                        uint8_t tos = 0);
+Frame tcp_options_frame(bool v6, const Frame& opts, uint8_t flags, size_t payload, uint8_t tos = 0);
 
 }  // namespace pathlab::bench
 
-#define STAGE_BENCH(fn)                                                                          \
-  BENCHMARK(fn)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min",                    \
+#define STAGE_BENCH(fn)                                                       \
+  BENCHMARK(fn)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", \
                                                                        ::pathlab::bench::min_of)

@@ -17,7 +17,6 @@
 #include <rte_tcp.h>
 #pragma GCC diagnostic pop
 
-#include "pathlab/net/ptype.hpp"
 #include "stages/stage_bench.hpp"
 
 namespace pathlab::bench {
@@ -56,27 +55,15 @@ void write_segment(rte_mbuf* m, uint16_t sport, uint8_t flags, bool sack) {
     std::memcpy(t + 20, o, sizeof o);
   }
   reinterpret_cast<rte_tcp_hdr*>(t)->cksum = rte_ipv4_udptcp_cksum(ip, t);
-  m->l2_len = 14;
-  m->l3_len = 20;
-  m->packet_type = kPtype4;
+  set_ip4_meta(m);
 }
 
 void run(benchmark::State& state, Kind kind) {
   const auto n = static_cast<uint16_t>(state.range(0));
-  rte_mempool* pool = stage_pool("tcp_seq_bench");
-  if (pool == nullptr) {
-    state.SkipWithError("mempool");
-    return;
-  }
-  std::unique_ptr<Stage> stage = make_stage("tcp_seq", "rewrite: both\nseed: 1",
-                                            StageSite{.router = "bench", .port = "p0"});
+  std::unique_ptr<Stage> stage =
+      make_stage("tcp_seq", "rewrite: both\nseed: 1", StageSite{.router = "bench", .port = "p0"});
   Batch b;
-  b.n = n;
-  b.ngen = 0;
-  if (rte_pktmbuf_alloc_bulk(pool, b.pkts, n) != 0) {
-    state.SkipWithError("mbuf allocation failed");
-    return;
-  }
+  if (!alloc_burst(state, "tcp_seq_bench", b, n)) return;
   const bool sack = kind == Kind::EstablishedSack;
   if (kind != Kind::Untracked) {
     for (uint16_t i = 0; i < n; ++i)
