@@ -36,6 +36,16 @@ std::unique_ptr<Stage> make_stage(const std::string& kind, const std::string& pa
   return StageRegistry::instance().parse(spec, "bench.yaml")(site);
 }
 
+std::vector<rte_mbuf*> alloc_mbufs(benchmark::State& state, const char* pool_name, uint16_t n) {
+  rte_mempool* pool = stage_pool(pool_name);
+  std::vector<rte_mbuf*> mbufs(n);
+  if (pool == nullptr || rte_pktmbuf_alloc_bulk(pool, mbufs.data(), n) != 0) {
+    state.SkipWithError("mbuf allocation failed");
+    return {};
+  }
+  return mbufs;
+}
+
 bool alloc_burst(benchmark::State& state, const char* pool_name, Batch& b, uint16_t n) {
   rte_mempool* pool = stage_pool(pool_name);
   if (pool == nullptr) {
@@ -86,24 +96,13 @@ void run_stage(benchmark::State& state, const std::string& kind, const std::stri
     state.SkipWithError(e.what());
     return;
   }
-  rte_mempool* pool = stage_pool((kind + "_bench").c_str());
-  std::vector<rte_mbuf*> mbufs(n);
-  if (pool == nullptr || rte_pktmbuf_alloc_bulk(pool, mbufs.data(), n) != 0) {
-    state.SkipWithError("mbuf allocation failed");
-    return;
-  }
+  std::vector<rte_mbuf*> mbufs = alloc_mbufs(state, (kind + "_bench").c_str(), n);
+  if (mbufs.empty()) return;
   Batch b;
   BurstTimer timer;
-  for (auto _ : state) {
-    for (uint16_t i = 0; i < n; ++i) {
-      load_frame(mbufs[i], frame);
-      b.pkts[i] = mbufs[i];
-    }
-    b.n = n;
-    b.ngen = 0;
-    timer.time(state, n, [&] { stage->process(b); });
-    benchmark::DoNotOptimize(b.verdict[n - 1]);
-  }
+  reload_and_time(
+      state, mbufs, b, timer, [&](uint16_t) -> const Frame& { return frame; },
+      [&](Batch& burst) { stage->process(burst); });
   if (expect == Expect::Pass) {
     if (b.verdict[0] != kPass) state.SkipWithError("the stage did not pass the packet");
     rte_pktmbuf_free_bulk(mbufs.data(), n);

@@ -72,6 +72,27 @@ class BurstTimer {
   uint16_t burst_ = 1;
 };
 
+// `n` mbufs of stage_pool(pool_name); empty, with the benchmark skipped, when there are none.
+std::vector<rte_mbuf*> alloc_mbufs(benchmark::State& state, const char* pool_name, uint16_t n);
+
+// The benchmark loop over one burst of `mbufs`: before each timed call every mbuf is reloaded with
+// frame_of(i) (untimed), then `process(b)` alone is timed.
+template <class FrameOf, class Process>
+void reload_and_time(benchmark::State& state, const std::vector<rte_mbuf*>& mbufs, Batch& b,
+                     BurstTimer& timer, FrameOf&& frame_of, Process&& process) {
+  const auto n = static_cast<uint16_t>(mbufs.size());
+  for (auto _ : state) {
+    for (uint16_t i = 0; i < n; ++i) {
+      load_frame(mbufs[i], frame_of(i));
+      b.pkts[i] = mbufs[i];
+    }
+    b.n = n;
+    b.ngen = 0;
+    timer.time(state, n, [&] { process(b); });
+    benchmark::DoNotOptimize(b.verdict[n - 1]);
+  }
+}
+
 // What run_stage checks after the loop, so that a benchmark of a mode that silently does nothing
 // (or does the wrong thing) fails instead of reporting a flattering figure.
 enum class Expect {

@@ -66,24 +66,13 @@ void BM_MiddleboxChain(benchmark::State& state) {
     return;
   }
   Chain chain(std::move(stages));
-  rte_mempool* pool = stage_pool("tcp_options_bench");
-  std::vector<rte_mbuf*> mbufs(n);
-  if (pool == nullptr || rte_pktmbuf_alloc_bulk(pool, mbufs.data(), n) != 0) {
-    state.SkipWithError("mbuf allocation failed");
-    return;
-  }
+  std::vector<rte_mbuf*> mbufs = alloc_mbufs(state, "tcp_options_bench", n);
+  if (mbufs.empty()) return;
   Batch b;
   BurstTimer timer;
-  for (auto _ : state) {
-    for (uint16_t i = 0; i < n; ++i) {
-      load_frame(mbufs[i], i % 16 == 0 ? syn : ack);
-      b.pkts[i] = mbufs[i];
-    }
-    b.n = n;
-    b.ngen = 0;
-    timer.time(state, n, [&] { chain.run(b); });
-    benchmark::DoNotOptimize(b.pkts[n - 1]);
-  }
+  reload_and_time(
+      state, mbufs, b, timer, [&](uint16_t i) -> const Frame& { return i % 16 == 0 ? syn : ack; },
+      [&](Batch& burst) { chain.run(burst); });
   if (b.n != n) state.SkipWithError("the chain dropped packets");
   // Every packet changed: ToS AF41 not-ECT, TS (and SACKOK) NOPed, the SYN's MSS clamped.
   const auto* ip = rte_pktmbuf_mtod_offset(mbufs[0], const uint8_t*, 14);
