@@ -441,40 +441,26 @@ void install_routes(Router& r, const RouterConfig& rc) {
     }
     return UINT8_MAX;
   };
-  for (const auto& rt : rc.routes4) {
-    uint8_t port = port_index(rt.port);
-    if (rt.via && port == UINT8_MAX) {
-      for (size_t i = 0; i < r.ports.size() && port == UINT8_MAX; ++i) {
-        for (const auto& a : r.ports[i].ip4) {
+  // A static route's port: the one named, else the one whose subnet holds the gateway.
+  auto add_routes = [&](const auto& routes, auto addrs_of, auto neigh_key, auto add) {
+    for (const auto& rt : routes) {
+      uint8_t port = port_index(rt.port);
+      for (size_t i = 0; rt.via && port == UINT8_MAX && i < r.ports.size(); ++i) {
+        for (const auto& a : addrs_of(r.ports[i])) {
           if (a.contains(*rt.via)) port = static_cast<uint8_t>(i);
         }
       }
-    }
-    if (port == UINT8_MAX) fail(fmt::format("router {}: route {} has no port", r.id, to_string(rt.prefix)));
-    NextHop h{NextHop::Kind::Connected, port, NeighbourTable::kNone};
-    if (rt.via) {
-      h.kind = NextHop::Kind::Gateway;
-      h.neigh = r.neigh->get_or_create(neigh_key4(port, *rt.via));
-    }
-    add4(rt.prefix, r.add_nexthop(h), to_string(rt.prefix));
-  }
-  for (const auto& rt : rc.routes6) {
-    uint8_t port = port_index(rt.port);
-    if (rt.via && port == UINT8_MAX) {
-      for (size_t i = 0; i < r.ports.size() && port == UINT8_MAX; ++i) {
-        for (const auto& a : r.ports[i].ip6) {
-          if (a.contains(*rt.via)) port = static_cast<uint8_t>(i);
-        }
+      if (port == UINT8_MAX) fail(fmt::format("router {}: route {} has no port", r.id, to_string(rt.prefix)));
+      NextHop h{NextHop::Kind::Connected, port, NeighbourTable::kNone};
+      if (rt.via) {
+        h.kind = NextHop::Kind::Gateway;
+        h.neigh = r.neigh->get_or_create(neigh_key(port, *rt.via));
       }
+      add(rt.prefix, r.add_nexthop(h), to_string(rt.prefix));
     }
-    if (port == UINT8_MAX) fail(fmt::format("router {}: route {} has no port", r.id, to_string(rt.prefix)));
-    NextHop h{NextHop::Kind::Connected, port, NeighbourTable::kNone};
-    if (rt.via) {
-      h.kind = NextHop::Kind::Gateway;
-      h.neigh = r.neigh->get_or_create(neigh_key6(port, *rt.via));
-    }
-    add6(rt.prefix, r.add_nexthop(h), to_string(rt.prefix));
-  }
+  };
+  add_routes(rc.routes4, [](const PortRt& p) -> const auto& { return p.ip4; }, neigh_key4, add4);
+  add_routes(rc.routes6, [](const PortRt& p) -> const auto& { return p.ip6; }, neigh_key6, add6);
   for (const auto& n : rc.neighbours4) {
     const uint32_t ni = r.neigh->get_or_create(neigh_key4(port_index(n.port), n.ip));
     r.neigh->at(ni).word = pack_neigh(n.mac, NeighState::Static);

@@ -14,7 +14,8 @@ Layout of one attachment (``lab.wire(host, router, port, net4, net6)``):
                                                     ^ net_af_packet, pathlab
                                                       port address net.1 / ::1
 
-Run by Debian's /usr/bin/python3.  Exit code 77 means "skipped" to meson.
+Run by Debian's /usr/bin/python3. There is no skip: meson builds pathlab before these
+tests and scripts/test runs as root, so a missing binary or root is a failure (exit 1).
 """
 
 import atexit
@@ -31,7 +32,6 @@ import tempfile
 import time
 
 PY = "/usr/bin/python3"
-SKIP = 77
 STATE_DIR = "/run/pathlab-tests"
 IFNAMSIZ = 15
 
@@ -65,18 +65,19 @@ def run(cmd, ns=None, check=True, timeout=30, input=None):
     return cp
 
 
-def skip(reason):
-    print(f"SKIP: {reason}", flush=True)
-    sys.exit(SKIP)
+def unmet(reason):
+    """A precondition meson and scripts/test guarantee is missing: fail, never skip."""
+    print(f"FAIL: {reason}", flush=True)
+    sys.exit(1)
 
 
 def require_root():
     if os.geteuid() != 0:
-        skip("integration tests need root (network namespaces, veth)")
+        unmet("integration tests need root (network namespaces, veth)")
 
 
 def pathlab_binary():
-    """Locate build/apps/pathlab; exit 77 (skip) if it is not built."""
+    """Locate build/apps/pathlab; fail if it is not built."""
     cands = []
     if os.environ.get("PATHLAB_BIN"):
         cands.append(os.environ["PATHLAB_BIN"])
@@ -88,7 +89,7 @@ def pathlab_binary():
     for c in cands:
         if os.path.isfile(c) and os.access(c, os.X_OK):
             return os.path.abspath(c)
-    skip("pathlab binary not built (looked in: " + ", ".join(cands) + ")")
+    unmet("pathlab binary not built (looked in: " + ", ".join(cands) + ")")
 
 
 def tail(path, n=30):
@@ -358,7 +359,7 @@ class Lab:
 
     def __init__(self, name, extra_args=None):
         require_root()
-        binary = pathlab_binary()     # skips (77) when not built
+        binary = pathlab_binary()     # fails when not built
         _install_handlers()
         reap_stale_state()
         self.name = name
@@ -788,7 +789,7 @@ def two_routers(name, **kw):
 
 
 def main(fn):
-    """Run a test function fn(); print PASS/FAIL, exit 0/1 (77 = skip)."""
+    """Run a test function fn(); print PASS/FAIL, exit 0/1."""
     t0 = time.monotonic()
     try:
         fn()

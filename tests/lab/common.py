@@ -1,8 +1,8 @@
 """Shared helpers for the scripts/lab tests (run by Debian's /usr/bin/python3).
 
 The tests drive scripts/lab as a user would (subprocesses) and then look at
-the system: namespaces, interfaces, processes.  Exit code 77 means "skipped"
-to meson.  Each test uses lab names unique to its pid and, whatever happens,
+the system: namespaces, interfaces, processes.  There is no skip: without root
+or the pathlab binary a test fails.  Each test uses lab names unique to its pid and, whatever happens,
 runs `scripts/lab down` on the labs it brought up.
 """
 
@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 
-SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
 LAB = os.path.join(REPO, "scripts", "lab")
@@ -25,9 +24,10 @@ def log(msg):
     print(f"[test {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def skip(reason):
-    print(f"SKIP: {reason}", flush=True)
-    sys.exit(SKIP)
+def unmet(reason):
+    """A precondition meson and scripts/test guarantee is missing: fail, never skip."""
+    print(f"FAIL: {reason}", flush=True)
+    sys.exit(1)
 
 
 def pathlab_binary():
@@ -45,10 +45,10 @@ def pathlab_binary():
 
 def require(root=True, binary=True):
     if root and os.geteuid() != 0:
-        skip("needs root (network namespaces, veths)")
+        unmet("needs root (network namespaces, veths)")
     b = pathlab_binary()
     if binary and b is None:
-        skip("pathlab binary not built")
+        unmet("pathlab binary not built")
     if b:
         os.environ["PATHLAB_BIN"] = b
     return b

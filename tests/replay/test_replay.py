@@ -13,7 +13,7 @@
 6. A gateway without a static neighbour is counted as
    replay/unresolved_neighbour, and the accounting still balances.
 
-Run by Debian's /usr/bin/python3 (scapy). Exit 77: skipped.
+Run by Debian's /usr/bin/python3 (scapy). A missing pathlab binary is a failure, not a skip.
 """
 import json
 import os
@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 
-SKIP = 77
 MAC_R = ["02:00:00:00:00:01", "02:00:00:00:01:01", "02:00:00:00:02:01"]
 MAC_H = ["02:00:00:00:00:02", "02:00:00:00:01:02", "02:00:00:00:02:02"]
 
@@ -34,8 +33,8 @@ def pathlab_binary():
         os.path.join(root, "apps", "pathlab") if root else
         os.path.join(os.path.dirname(__file__), "..", "..", "build", "apps", "pathlab"))
     if not os.access(cand, os.X_OK):
-        print(f"SKIP: pathlab not built ({cand})")
-        sys.exit(SKIP)
+        print(f"FAIL: pathlab not built ({cand})")
+        sys.exit(1)
     return os.path.abspath(cand)
 
 
