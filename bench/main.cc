@@ -14,6 +14,7 @@
 #include <rte_eal.h>
 
 #include "common.hpp"
+#include "pathlab/net/view.hpp"
 
 namespace pathlab::bench {
 namespace {
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench: EAL initialisation failed\n");
     return 1;
   }
+  pathlab::init_packet_view();
 
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

@@ -13,6 +13,7 @@
 
 #include "common.hpp"
 #include "pathlab/net/ptype.hpp"
+#include "pathlab/net/view.hpp"
 
 namespace pathlab::bench {
 
@@ -65,6 +66,7 @@ void set_ip4_meta(rte_mbuf* m) {
   m->l2_len = 14;
   m->l3_len = 20;
   m->packet_type = kPtype4;
+  parse_view(m);
 }
 
 void load_frame(rte_mbuf* m, const Frame& f) {
@@ -74,6 +76,7 @@ void load_frame(rte_mbuf* m, const Frame& f) {
   m->packet_type = v6 ? kPtype6 : kPtype4;
   m->l2_len = 14;
   m->l3_len = v6 ? 40 : (f[14] & 0xf) * 4;
+  parse_view(m);
 }
 
 void BurstTimer::report(benchmark::State& state, bool with_best) const {

@@ -20,6 +20,7 @@
 #include <rte_pause.h>
 #include <rte_telemetry.h>
 
+#include "pathlab/net/view.hpp"
 #include "pathlab/router/meta.hpp"
 
 namespace pathlab {
@@ -216,6 +217,7 @@ Dataplane::~Dataplane() {
 }
 
 void Dataplane::setup_mempool() {
+  init_packet_view();
   uint64_t need = 4096;
   uint16_t max_mtu = 1500;
   for (const auto& r : cfg_.routers) {
@@ -484,6 +486,7 @@ void install_chains(Router& r, const RouterConfig& rc, unsigned workers, int as_
         const unsigned site_worker = as_worker >= 0 ? static_cast<unsigned>(as_worker) : w;
         StageSite site{r.id, pc.name, egress != 0, pc.mtu, site_worker, pc.ipv4, pc.ipv6};
         for (auto& b : builders) stages.push_back(b(site));
+        if (!stages.empty()) r.parse_views = true;
         (egress ? r.workers[w].egress : r.workers[w].ingress)[pi] = Chain(std::move(stages));
       }
     }

@@ -3,9 +3,10 @@
 
 namespace pathlab::parse {
 
-bool ip6_upper_layer(const uint8_t* ip, uint32_t len, uint8_t& proto, uint32_t& offset) {
+Ip6Walk ip6_walk(const uint8_t* ip, uint32_t len, uint8_t& proto, uint32_t& offset) {
+  Ip6Walk w;
   if (len < kIp6HdrLen) {
-    return false;
+    return w;
   }
   uint8_t next = ip[6];
   uint32_t off = kIp6HdrLen;
@@ -14,17 +15,17 @@ bool ip6_upper_layer(const uint8_t* ip, uint32_t len, uint8_t& proto, uint32_t& 
       case kIp6HopByHop:
         // RFC 8200 4.1: only immediately after the IPv6 header.
         if (off != kIp6HdrLen) {
-          return false;
+          return w;
         }
         [[fallthrough]];
       case kIp6Routing:
       case kIp6DestOpts: {
         if (len - off < 8) {
-          return false;
+          return w;
         }
         const uint32_t hlen = (uint32_t{ip[off + 1]} + 1) * 8;
         if (len - off < hlen) {
-          return false;
+          return w;
         }
         next = ip[off];
         off += hlen;
@@ -33,25 +34,27 @@ bool ip6_upper_layer(const uint8_t* ip, uint32_t len, uint8_t& proto, uint32_t& 
       case kIp6Ah: {
         // RFC 4302 2.2: payload length in 4-octet units, minus 2.
         if (len - off < 8) {
-          return false;
+          return w;
         }
         const uint32_t hlen = (uint32_t{ip[off + 1]} + 2) * 4;
         if (len - off < hlen) {
-          return false;
+          return w;
         }
         next = ip[off];
         off += hlen;
         break;
       }
       case kIp6Fragment: {
+        w.fragment = true;
         if (len - off < 8) {
-          return false;
+          return w;
         }
         const uint16_t frag_off = load_be16(ip + off + 2) & 0xfff8;
         if (frag_off != 0) {
           proto = kIp6Fragment;
           offset = off;
-          return true;
+          w.ok = true;
+          return w;
         }
         next = ip[off];
         off += 8;
@@ -60,7 +63,8 @@ bool ip6_upper_layer(const uint8_t* ip, uint32_t len, uint8_t& proto, uint32_t& 
       default:
         proto = next;
         offset = off;
-        return true;
+        w.ok = true;
+        return w;
     }
   }
 }

@@ -24,6 +24,7 @@
 
 #include "pathlab/engine/dataplane.hpp"
 #include "pathlab/replay/pcap.hpp"
+#include "pathlab/net/view.hpp"
 #include "pathlab/router/meta.hpp"
 
 namespace pathlab {
@@ -226,6 +227,7 @@ void ReplayEngine::build() {
   std::tie(in_router_, in_port_) = find_port(routers_, rid, pname);
 
   const uint32_t n = pool_size(cfg_, opt_);
+  init_packet_view();
   pool_ = rte_pktmbuf_pool_create("plr_mbufs", n, 0, kMetaSize, static_cast<uint16_t>(mbuf_room(cfg_)),
                                   rte_socket_id());
   if (pool_ == nullptr) fail(fmt::format("mbuf pool of {} mbufs: {}", n, rte_strerror(rte_errno)));

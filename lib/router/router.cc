@@ -14,13 +14,12 @@
 #include "pathlab/net/checksum.hpp"
 #include "pathlab/net/icmp.hpp"
 #include "pathlab/net/parse.hpp"
+#include "pathlab/net/view.hpp"
 #include "pathlab/router/meta.hpp"
 
 namespace pathlab {
 namespace {
 
-constexpr uint8_t kProtoIcmp = 1;
-constexpr uint8_t kProtoIcmp6 = 58;
 constexpr uint16_t kEthLen = sizeof(rte_ether_hdr);
 constexpr uint64_t kMacMask = (uint64_t{1} << 48) - 1;
 
@@ -267,6 +266,7 @@ uint64_t Router::input(RouterWorker& rw, const WorkerIo& io, uint8_t in, rte_mbu
       if (total + kEthLen < len) rte_pktmbuf_trim(m, static_cast<uint16_t>(len - kEthLen - total));  // padding
       m->tx_offload = l2_l3_lens(rte_ipv4_hdr_len(h));
       m->packet_type = kPtype4;
+      if (parse_views) parse_view(m);
       rw.idx4[n4] = b.n;
       rw.dst4[n4++] = dst;
       b.pkts[b.n++] = m;
@@ -288,6 +288,7 @@ uint64_t Router::input(RouterWorker& rw, const WorkerIo& io, uint8_t in, rte_mbu
       if (total + kEthLen < len) rte_pktmbuf_trim(m, static_cast<uint16_t>(len - kEthLen - total));
       m->tx_offload = l2_l3_lens(40);
       m->packet_type = kPtype6;
+      if (parse_views) parse_view(m);
       // Neighbour discovery goes to the control path (hop limit 255, no extension headers).
       if (h->proto == kProtoIcmp6 && total >= 41 && is_nd_type(ip[40]) && h->hop_limits == 255) {
         hand_over(m, CtrlKind::Nd, in, 6);
@@ -400,7 +401,7 @@ bool Router::forward4(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bo
   if (hop.kind == NextHop::Kind::Local) [[unlikely]] {
     const auto* icmph = reinterpret_cast<const rte_icmp_hdr*>(reinterpret_cast<uint8_t*>(h) + m->l3_len);
     const bool first_frag = (rte_be_to_cpu_16(h->fragment_offset) & 0x3fff) == 0;
-    if (h->next_proto_id == kProtoIcmp && first_frag &&
+    if (h->next_proto_id == kProtoIcmp4 && first_frag &&
         rte_pktmbuf_pkt_len(m) >= kEthLen + m->l3_len + 8u && icmph->icmp_type == 8) {
       icmp::make_ip4_echo_reply(m, kEthLen);
       if (!route_generated4(rw, m)) return false;
@@ -454,6 +455,7 @@ bool Router::route_generated4(RouterWorker& rw, rte_mbuf* m) {
     return false;
   }
   m->hash.usr = nh;
+  if (parse_views) refresh_view(m);
   Batch& ob = rw.out[nexthops[nh].port];
   ob.pkts[ob.n++] = m;
   return true;
@@ -546,6 +548,7 @@ bool Router::route_generated6(RouterWorker& rw, uint8_t in, rte_mbuf* m) {
     out = nexthops[nh].port;
     m->hash.usr = nh;
   }
+  if (parse_views) refresh_view(m);
   Batch& ob = rw.out[out];
   ob.pkts[ob.n++] = m;
   return true;

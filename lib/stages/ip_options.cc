@@ -330,6 +330,7 @@ class IpOptions final : public MatchStage {
     put16(l3 + 10, static_cast<uint16_t>(~rte_raw_cksum(l3, new_ihl)));
     rte_pktmbuf_adj(m, static_cast<uint16_t>(cut));
     m->l3_len = static_cast<uint16_t>(new_ihl);
+    refresh_view(m);
   }
 
   // Drops on HBH / Destination Options, else pads the listed options out. The whole chain and

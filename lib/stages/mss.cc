@@ -140,6 +140,7 @@ class Mss final : public MatchStage {
     auto* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, 4));
     std::memmove(frame, frame + 4, head);
     std::memcpy(frame + head, opt, 4);
+    refresh_view(m);
     return true;
   }
 

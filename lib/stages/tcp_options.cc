@@ -263,6 +263,7 @@ class TcpOptions final : public MatchStage {
     std::memmove(frame + cut, frame, head);
     std::memcpy(frame + cut + head, out, new_area);
     rte_pktmbuf_adj(m, static_cast<uint16_t>(cut));
+    refresh_view(m);
     ++t.shrunk;
     return n;
   }

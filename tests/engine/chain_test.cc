@@ -21,6 +21,7 @@
 #include "pathlab/engine/batch.hpp"
 #include "pathlab/engine/chain.hpp"
 #include "pathlab/engine/stage.hpp"
+#include "pathlab/net/view.hpp"
 
 namespace pathlab {
 namespace {
@@ -39,6 +40,7 @@ class DpdkEnv : public ::testing::Environment {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     ASSERT_GE(rte_eal_init(static_cast<int>(argv.size()), argv.data()), 0) << "rte_eal_init";
+    init_packet_view();
     // No per-lcore cache: the free count is exact after every free.
     g_pool = rte_pktmbuf_pool_create("chain_test", kPoolSize, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                      SOCKET_ID_ANY);

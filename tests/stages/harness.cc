@@ -73,6 +73,7 @@ rte_mempool* pool() {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) std::abort();
+    init_packet_view();
     rte_mempool* mp =
         rte_pktmbuf_pool_create("stage_test", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
     if (mp == nullptr) std::abort();
@@ -103,6 +104,7 @@ rte_mbuf* make_mbuf(const Bytes& frame) {
     m->packet_type = kPtype6;
     m->l3_len = 40;
   }
+  parse_view(m);
   return m;
 }
 

@@ -141,13 +141,26 @@ inline Ip6Result ip6(const uint8_t* ip, uint32_t len) {
   return Ip6Result::Ok;
 }
 
+inline bool is_ip6_ext_header(uint8_t nh) {
+  return nh == kIp6HopByHop || nh == kIp6Routing || nh == kIp6Fragment || nh == kIp6Ah ||
+         nh == kIp6DestOpts;
+}
+
 // Walk IPv6 extension headers (hop-by-hop, routing, fragment, destination options, and AH) to
-// the upper layer. Returns false on a truncated or malformed chain (including hop-by-hop anywhere
+// the upper layer. `ok` is false on a truncated or malformed chain (including hop-by-hop anywhere
 // but first). `proto` is the upper-layer protocol, `offset` its offset from the IPv6 header.
 // For a non-first fragment there is no upper-layer header: the walk stops at the fragment header
 // with proto = kIp6Fragment and offset pointing at it. No Next Header (59) ends the walk with
-// proto = 59. `len` must be at least 40 (the IPv6 header); bytes past it are never read.
-bool ip6_upper_layer(const uint8_t* ip, uint32_t len, uint8_t& proto, uint32_t& offset);
+// proto = 59. `fragment` is set when a fragment header was crossed or reached. `len` must be at
+// least 40 (the IPv6 header); bytes past it are never read.
+struct Ip6Walk {
+  bool ok = false;
+  bool fragment = false;
+};
+Ip6Walk ip6_walk(const uint8_t* ip, uint32_t len, uint8_t& proto, uint32_t& offset);
+inline bool ip6_upper_layer(const uint8_t* ip, uint32_t len, uint8_t& proto, uint32_t& offset) {
+  return ip6_walk(ip, len, proto, offset).ok;
+}
 
 const char* name(Ip4Result r);
 const char* name(Ip6Result r);

@@ -161,6 +161,7 @@ class Router {
   std::vector<RouterWorker> workers;
   rte_lpm* lpm4 = nullptr;
   rte_lpm6* lpm6 = nullptr;
+  bool parse_views = false;  // some chain has a stage: input stores the packet view
 
  private:
   // Returns the rx bytes of the burst.

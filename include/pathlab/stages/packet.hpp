@@ -1,8 +1,6 @@
 #pragma once
-// A stage's view of one packet: where the IP and transport headers are, what the transport is,
-// and the checksum helpers every rewriting stage needs. Built from the mbuf metadata that
-// Ethernet input leaves (packet_type, l2_len, l3_len) and bounded by the IP packet's own length:
-// nothing past it is read or written.
+// What a rewriting stage needs: the packet view (net/view.hpp, parsed once by the input step) and
+// the checksum helpers. Nothing past the IP packet's own length is read or written.
 #include <cstdint>
 #include <cstring>
 
@@ -13,109 +11,21 @@
 #pragma GCC diagnostic pop
 
 #include "pathlab/net/checksum.hpp"
+#include "pathlab/net/constants.hpp"
+#include "pathlab/net/view.hpp"
 #include "pathlab/net/parse.hpp"
 #include "pathlab/net/ptype.hpp"
 
 namespace pathlab {
 
-inline constexpr uint8_t kProtoTcp = 6;
-inline constexpr uint8_t kProtoUdp = 17;
-inline constexpr uint8_t kProtoIcmp4 = 1;
-inline constexpr uint8_t kProtoIcmp6 = 58;
+// The stored view (net/view.hpp) as pointers; l3-only stages read the same view.
+inline bool view_l3(rte_mbuf* m, PktView& v) { return view_packet(m, v); }
 
-// TCP flag bits (byte 13 of the header).
-inline constexpr uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpPsh = 0x08,
-                         kTcpAck = 0x10, kTcpUrg = 0x20, kTcpEce = 0x40, kTcpCwr = 0x80;
-
-struct PktView {
-  uint8_t* l3 = nullptr;
-  uint8_t* l4 = nullptr;  // nullptr: no transport header to see (later fragment, bad chain)
-  uint32_t ip_len = 0;    // bytes of the IP packet (total length / 40 + payload length)
-  uint32_t l4_len = 0;    // bytes from l4 to the end of the IP packet
-  uint16_t l4_off = 0;    // l4 - l3
-  uint8_t version = 0;    // 4 or 6
-  uint8_t proto = 0;      // transport protocol (IPv6: after the extension headers)
-  uint16_t sport = 0, dport = 0;  // host order; 0 unless TCP/UDP with a full header
-  uint8_t tcp_flags = 0;
-  bool tcp_ok = false;    // a TCP header whose data offset fits (>= 20 bytes, within l4_len)
-  bool udp_ok = false;    // at least the 8-byte UDP header
-};
-
-// The IP header alone, for a stage that rewrites nothing past it under a match that reads no
-// transport field: accepts exactly the packets view_packet accepts and fills l3, version, ip_len
-// and (IPv4) proto; l4 stays nullptr, the transport fields stay 0. No extension header walk.
-inline bool view_l3(rte_mbuf* m, PktView& v) {
-  v = PktView{};
-  const uint32_t pt = m->packet_type;
-  if (pt != kPtype4 && pt != kPtype6) return false;
-  if (m->data_len < m->l2_len) return false;
-  uint8_t* l3 = rte_pktmbuf_mtod_offset(m, uint8_t*, m->l2_len);
-  const uint32_t avail = m->data_len - m->l2_len;
-  v.l3 = l3;
-  if (pt == kPtype4) {
-    if (avail < 20 || (l3[0] >> 4) != 4) return false;
-    const uint32_t ihl = (l3[0] & 0xfu) * 4u;
-    const uint32_t total = parse::load_be16(l3 + 2);
-    if (ihl < 20 || total < ihl || total > avail) return false;
-    v.version = 4;
-    v.ip_len = total;
-    v.proto = l3[9];
-  } else {
-    if (avail < 40 || (l3[0] >> 4) != 6) return false;
-    const uint32_t total = 40u + parse::load_be16(l3 + 4);
-    if (total > avail) return false;
-    v.version = 6;
-    v.ip_len = total;
-  }
-  return true;
-}
-
-// False when the packet is not an IP packet the router accepted (no packet_type) or its IP header
-// does not fit the mbuf's first segment. A short or odd transport header is not an error: l4 is
-// set, tcp_ok/udp_ok stay false.
-inline bool view_packet(rte_mbuf* m, PktView& v) {
-  if (!view_l3(m, v)) return false;
-  uint8_t* l3 = v.l3;
-  if (v.version == 4) {
-    if ((parse::load_be16(l3 + 6) & 0x1fff) != 0) return true;  // a later fragment
-    v.l4_off = static_cast<uint16_t>((l3[0] & 0xfu) * 4u);
-  } else {
-    uint8_t proto = 0;
-    uint32_t off = 0;
-    if (!parse::ip6_upper_layer(l3, v.ip_len, proto, off)) return true;
-    v.proto = proto;
-    if (proto == parse::kIp6Fragment || proto == parse::kIp6NoNext) return true;
-    v.l4_off = static_cast<uint16_t>(off);
-  }
-  v.l4 = l3 + v.l4_off;
-  v.l4_len = v.ip_len - v.l4_off;
-  if (v.proto == kProtoTcp && v.l4_len >= 20) {
-    const uint32_t doff = (v.l4[12] >> 4) * 4u;
-    v.tcp_ok = doff >= 20 && doff <= v.l4_len;
-    v.tcp_flags = v.l4[13];
-  } else if (v.proto == kProtoUdp) {
-    v.udp_ok = v.l4_len >= 8;
-  }
-  if (v.tcp_ok || v.udp_ok) {
-    v.sport = parse::load_be16(v.l4);
-    v.dport = parse::load_be16(v.l4 + 2);
-  }
-  return true;
-}
-
-// A cheap look before view_packet for stages that act only on TCP SYNs: true when the packet is
-// certainly not one view_packet would show as TCP (tcp_ok) with SYN set. Decides IPv4 packets
-// whose flags byte lies within the first segment (false otherwise: ask view_packet).
+// A cheap look for stages that act only on TCP SYNs: true when the packet is certainly not TCP
+// with SYN set.
 inline bool surely_not_tcp_syn(const rte_mbuf* m) {
-  if (m->packet_type != kPtype4) return m->packet_type != kPtype6;
-  const uint32_t l2 = m->l2_len;
-  if (m->data_len < l2 + 20u) return false;
-  const uint8_t* l3 = rte_pktmbuf_mtod_offset(m, const uint8_t*, l2);
-  if (l3[9] != kProtoTcp) return true;
-  const uint32_t ihl = (l3[0] & 0xfu) * 4u;
-  // view_packet's TCP header starts at ihl (or there is none: a later fragment, a bad header).
-  if (l2 + ihl + 14u > m->data_len) return false;
-  return (l3[ihl + 13] & kTcpSyn) == 0;
+  const StoredView& s = stored_view(m);
+  return (s.flags & kViewTcpOk) == 0 || (s.tcp_flags & kTcpSyn) == 0;
 }
 
 // ---- checksums ------------------------------------------------------------------------------
