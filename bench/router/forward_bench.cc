@@ -230,7 +230,7 @@ void forward(benchmark::State& state, Family family, bool count_stage) {
 
   for (auto _ : state) {
     const uint64_t t0 = rte_rdtsc();
-    fx->r1->process(io, 0, pkts, n);
+    fx->r1->process(io, 0, pkts, n, 0);
     const uint64_t t1 = rte_rdtsc();
     const unsigned got = rte_ring_sc_dequeue_burst(fx->egress, reinterpret_cast<void**>(out), n, nullptr);
     if (got != n) [[unlikely]] {

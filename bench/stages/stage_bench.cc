@@ -12,6 +12,7 @@
 #pragma GCC diagnostic pop
 
 #include "common.hpp"
+#include "pathlab/engine/stage_registry.hpp"
 #include "pathlab/net/ptype.hpp"
 #include "pathlab/net/view.hpp"
 
@@ -29,7 +30,7 @@ rte_mempool* stage_pool(const char* name) {
 
 std::unique_ptr<Stage> make_stage(const std::string& kind, const std::string& params,
                                   const StageSite& site) {
-  StageSpec spec;
+  StageYaml spec;
   spec.kind = kind;
   spec.params = YAML::Load(params);
   spec.pos = {"bench.yaml", 1, 1};

@@ -18,7 +18,7 @@
 #include <utility>
 
 #include "pathlab/config/yaml_reader.hpp"
-#include "pathlab/engine/stage.hpp"
+#include "pathlab/engine/stage_registry.hpp"
 
 namespace pathlab {
 namespace {
@@ -569,17 +569,38 @@ class Loader {
 
   // ---- stage lists and pipelines -------------------------------------------------------------
 
-  // Expands a stage list; every resulting spec is checked by its stage's parser.
+  // Expands a stage list and parses every entry's parameters, once, into its builder. Names are
+  // unique in the chain: `name:` if given, else the kind, with _N (0-based, by order) when the
+  // kind repeats without names.
   std::vector<StageSpec> stage_list(const YAML::Node& list, const std::string& file,
                                     const std::string& path) {
-    std::vector<StageSpec> out = expand(list, file, path);
-    for (const auto& spec : out) StageRegistry::instance().parse(spec, spec.pos.file);
+    const std::vector<StageYaml> entries = expand(list, file, path);
+    std::map<std::string, int> unnamed;
+    for (const auto& e : entries) {
+      if (e.name.empty()) ++unnamed[e.kind];
+    }
+    std::map<std::string, int> seen;
+    std::map<std::string, const StageYaml*> names;
+    std::vector<StageSpec> out;
+    for (const auto& e : entries) {
+      std::string name = e.name;
+      if (name.empty()) {
+        name = unnamed[e.kind] > 1 ? fmt::format("{}_{}", e.kind, seen[e.kind]++) : e.kind;
+      }
+      if (auto [it, fresh] = names.emplace(name, &e); !fresh) {
+        throw ConfigError(e.pos, e.path,
+                          fmt::format("stage name '{}' is already used in this chain at {}", name,
+                                      it->second->path));
+      }
+      out.push_back(StageSpec{e.kind, name, StageRegistry::instance().parse(e, e.pos.file), e.pos,
+                              e.path});
+    }
     return out;
   }
 
-  std::vector<StageSpec> expand(const YAML::Node& list, const std::string& file,
+  std::vector<StageYaml> expand(const YAML::Node& list, const std::string& file,
                                 const std::string& path) {
-    std::vector<StageSpec> out;
+    std::vector<StageYaml> out;
     if (!list.IsDefined() || list.IsNull()) return out;
     if (!list.IsSequence()) {
       throw ConfigError(pos_of(list, file), path, "expected a list of stages");
@@ -589,7 +610,7 @@ class Loader {
       std::string epath = fmt::format("{}[{}]", path, i++);
       SourcePos epos = pos_of(entry, file);
       if (entry.IsScalar()) {
-        out.push_back(StageSpec{convert<std::string>(entry, file, epath),
+        out.push_back(StageYaml{convert<std::string>(entry, file, epath), "",
                                 YAML::Node(YAML::NodeType::Map), epos, epath});
         check_kind(out.back());
         continue;
@@ -602,7 +623,7 @@ class Loader {
       auto seen = std::find_if(stage_maps_.begin(), stage_maps_.end(),
                                [&](const auto& s) { return s.first.is(entry); });
       if (seen != stage_maps_.end()) {
-        StageSpec spec = seen->second;
+        StageYaml spec = seen->second;
         spec.path = epath;
         out.push_back(std::move(spec));
         continue;
@@ -619,11 +640,18 @@ class Loader {
         const auto& stages = pipeline(name, m.pos("pipeline"), m.path("pipeline"));
         out.insert(out.end(), stages.begin(), stages.end());
       } else if (m.has("stage")) {
-        StageSpec spec{m.get<std::string>("stage"), entry, epos, epath};
+        StageYaml spec{m.get<std::string>("stage"), "", entry, epos, epath};
         check_kind(spec);
-        // params: the map without its "stage" key, so a stage sees only its own keys (with their
-        // positions).
+        if (m.has("name")) {
+          spec.name = m.get<std::string>("name");
+          if (!valid_name(spec.name)) {
+            m.fail("name", fmt::format("invalid stage name '{}'", spec.name));
+          }
+        }
+        // params: the map without its "stage" and "name" keys, so a stage sees only its own keys
+        // (with their positions).
         spec.params.remove("stage");
+        spec.params.remove("name");
         stage_maps_.emplace_back(entry, spec);
         out.push_back(std::move(spec));
       } else {
@@ -634,14 +662,14 @@ class Loader {
     return out;
   }
 
-  static void check_kind(const StageSpec& spec) {
+  static void check_kind(const StageYaml& spec) {
     if (!valid_name(spec.kind)) {
       throw ConfigError(spec.pos, spec.path, fmt::format("invalid stage name '{}'", spec.kind));
     }
   }
 
   // The expanded stages of pipelines/NAME.yaml (each pipeline is read once).
-  const std::vector<StageSpec>& pipeline(const std::string& name, const SourcePos& ref_pos,
+  const std::vector<StageYaml>& pipeline(const std::string& name, const SourcePos& ref_pos,
                                          const std::string& ref_path) {
     if (auto it = pipelines_.find(name); it != pipelines_.end()) return it->second;
     if (auto it = std::find(stack_.begin(), stack_.end(), name); it != stack_.end()) {
@@ -679,7 +707,7 @@ class Loader {
     if (!m.has("stages")) m.fail("stages", "missing required key");
     auto stages_node = m.node("stages");
     m.done();
-    std::vector<StageSpec> stages = expand(stages_node, file, m.path("stages"));
+    std::vector<StageYaml> stages = expand(stages_node, file, m.path("stages"));
     stack_.pop_back();
     return pipelines_.emplace(name, std::move(stages)).first->second;
   }
@@ -689,9 +717,9 @@ class Loader {
   std::map<std::string, std::string> devices_;  // EAL device name -> "router.port"
   SourcePos workers_pos_;
   std::vector<std::vector<PollSite>> poll_sites_;  // per worker, per poll entry
-  std::map<std::string, std::vector<StageSpec>> pipelines_;
+  std::map<std::string, std::vector<StageYaml>> pipelines_;
   std::vector<std::string> stack_;  // pipelines being expanded, outermost first
-  std::vector<std::pair<YAML::Node, StageSpec>> stage_maps_;
+  std::vector<std::pair<YAML::Node, StageYaml>> stage_maps_;
 };
 
 }  // namespace

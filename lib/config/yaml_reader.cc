@@ -270,7 +270,7 @@ void YamlMap::check_range(std::string_view key, unsigned long long v, unsigned l
   if (v < lo || v > hi) fail(key, fmt::format("{} is out of range {}..{}", v, lo, hi));
 }
 
-YamlMap stage_params(const StageSpec& spec, const std::string& file) {
+YamlMap stage_params(const StageYaml& spec, const std::string& file) {
   return YamlMap(spec.params, file, spec.path, spec.pos);
 }
 

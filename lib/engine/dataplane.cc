@@ -17,7 +17,9 @@
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_pause.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_telemetry.h>
 
 #include "pathlab/net/view.hpp"
@@ -57,8 +59,18 @@ int worker_main(void* arg) {
   Worker& w = *static_cast<Worker*>(arg);
   rte_mbuf* pkts[kMaxBurst];
   unsigned idle = 0;
+  std::vector<Router*> holding;
+  for (Router* r : *w.routers) {
+    if (r->holds) holding.push_back(r);
+  }
+  if (w.qsbr != nullptr) {
+    rte_rcu_qsbr_thread_register(w.qsbr, w.io.index);
+    rte_rcu_qsbr_thread_online(w.qsbr, w.io.index);
+  }
   while (!w.stop->load(std::memory_order_relaxed)) {
     unsigned got = 0;
+    const Nanos now = w.clock.now();
+    for (Router* r : holding) got += r->drain(w.io, now);
     for (const PollEntry& p : w.polls) {
       const PortRt& port = p.router->ports[p.port];
       const uint16_t n =
@@ -68,7 +80,7 @@ int worker_main(void* arg) {
               : rte_eth_rx_burst(port.eth_id, p.queue, pkts, w.burst);
       if (n != 0) {
         got += n;
-        p.router->process(w.io, p.port, pkts, n);
+        p.router->process(w.io, p.port, pkts, n, now);
       }
     }
     if (w.inject != nullptr) {
@@ -79,11 +91,21 @@ int worker_main(void* arg) {
       }
       got += n;
     }
+    if (w.qsbr != nullptr) rte_rcu_qsbr_quiescent(w.qsbr, w.io.index);
     if (got != 0) {
       idle = 0;
     } else if (w.idle == IdlePolicy::Adaptive) {
-      back_off(++idle);
+      back_off(holding.empty() ? ++idle : std::min(++idle, 2047u));  // holders: no sleeping
     }
+  }
+  // Nothing held is lost at exit: release everything and send it while the ports still run.
+  for (Router* r : holding) {
+    while (r->drain(w.io, kForever) != 0) {
+    }
+  }
+  if (w.qsbr != nullptr) {
+    rte_rcu_qsbr_thread_offline(w.qsbr, w.io.index);
+    rte_rcu_qsbr_thread_unregister(w.qsbr, w.io.index);
   }
   return 0;
 }
@@ -214,6 +236,7 @@ Dataplane::~Dataplane() {
   for (rte_ring* r : rings_) rte_ring_free(r);
   for (uint16_t id : eth_ports_) rte_eth_dev_close(id);
   rte_mempool_free(pool_);
+  rte_free(qsbr_);
 }
 
 void Dataplane::setup_mempool() {
@@ -379,7 +402,7 @@ void Dataplane::setup_routers() {
   setup_links();
   for (size_t ri = 0; ri < cfg_.routers.size(); ++ri) {
     install_routes(*routers_[ri], cfg_.routers[ri]);
-    install_chains(*routers_[ri], cfg_.routers[ri], nworkers_);
+    install_chains(*routers_[ri], cfg_.routers[ri], nworkers_, -1, qsbr_);
   }
 }
 
@@ -473,24 +496,35 @@ void install_routes(Router& r, const RouterConfig& rc) {
   }
 }
 
-void install_chains(Router& r, const RouterConfig& rc, unsigned workers, int as_worker) {
-  const auto& reg = StageRegistry::instance();
+void install_chains(Router& r, const RouterConfig& rc, unsigned workers, int as_worker,
+                    rte_rcu_qsbr* qsbr) {
+  r.shared = std::make_unique<SharedState>(fmt::format("r{}", r.index), qsbr);
   for (size_t pi = 0; pi < rc.ports.size(); ++pi) {
     const PortConfig& pc = rc.ports[pi];
     for (int egress = 0; egress < 2; ++egress) {
       const auto& specs = egress ? pc.egress : pc.ingress;
-      std::vector<StageBuilder> builders;
-      for (const auto& s : specs) builders.push_back(reg.parse(s, s.pos.file));
       for (unsigned w = 0; w < workers; ++w) {
         std::vector<std::unique_ptr<Stage>> stages;
         const unsigned site_worker = as_worker >= 0 ? static_cast<unsigned>(as_worker) : w;
-        StageSite site{r.id, pc.name, egress != 0, pc.mtu, site_worker, pc.ipv4, pc.ipv6};
-        for (auto& b : builders) stages.push_back(b(site));
+        for (const auto& spec : specs) {
+          StageSite site{r.id,     pc.name,   egress != 0, pc.mtu,         site_worker,
+                         pc.ipv4, pc.ipv6,   spec.name,   workers,        r.shared.get()};
+          stages.push_back(spec.build(site));
+          name_stage(*stages.back(), spec.name);
+        }
         if (!stages.empty()) r.parse_views = true;
-        (egress ? r.workers[w].egress : r.workers[w].ingress)[pi] = Chain(std::move(stages));
+        Chain chain(std::move(stages));
+        if (chain.holds()) r.holds = true;
+        (egress ? r.workers[w].egress : r.workers[w].ingress)[pi] = std::move(chain);
       }
     }
   }
+}
+
+void Dataplane::setup_rcu() {
+  const size_t sz = rte_rcu_qsbr_get_memsize(nworkers_);
+  qsbr_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("pl_qsbr", sz, RTE_CACHE_LINE_SIZE));
+  if (qsbr_ == nullptr || rte_rcu_qsbr_init(qsbr_, nworkers_) != 0) fail("RCU QSBR variable");
 }
 
 void Dataplane::setup_workers() {
@@ -514,6 +548,7 @@ void Dataplane::setup_workers() {
     w->burst = cfg_.process.burst;
     w->routers = &routers_;
     w->stop = &stop_;
+    w->qsbr = qsbr_;
     for (const auto& ps : wc.poll) {
       for (Router* r : routers_) {
         if (r->id != ps.router) continue;
@@ -536,6 +571,7 @@ Router* Dataplane::router(std::string_view id) const {
 
 void Dataplane::build() {
   setup_mempool();
+  setup_rcu();
   setup_routers();
   setup_workers();
 }
@@ -628,7 +664,8 @@ RouterTotals router_totals(const Router& r, unsigned nworkers) {
       const Chain& first = egress ? r.workers[0].egress[pi] : r.workers[0].ingress[pi];
       for (size_t si = 0; si < first.stages().size(); ++si) {
         const Stage& s0 = *first.stages()[si];
-        const std::string prefix = fmt::format("{}.{}[{}].", r.ports[pi].name, egress ? "egress" : "ingress", si);
+        const std::string prefix =
+            fmt::format("{}.{}.{}.{}.", r.id, r.ports[pi].name, egress ? "egress" : "ingress", s0.name());
         for (size_t k = 0; k < s0.drop_descs().size(); ++k) {
           uint64_t v = 0;
           for (unsigned w = 0; w < nworkers; ++w) {

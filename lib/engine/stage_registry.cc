@@ -1,7 +1,7 @@
 #include <fmt/format.h>
 
 #include "pathlab/config/error.hpp"
-#include "pathlab/engine/stage.hpp"
+#include "pathlab/engine/stage_registry.hpp"
 
 namespace pathlab {
 
@@ -19,7 +19,7 @@ const StageInfo* StageRegistry::find(std::string_view name) const {
   return nullptr;
 }
 
-StageBuilder StageRegistry::parse(const StageSpec& spec, const std::string& file) const {
+StageBuilder StageRegistry::parse(const StageYaml& spec, const std::string& file) const {
   const StageInfo* info = find(spec.kind);
   if (info == nullptr) {
     std::string known;

@@ -102,7 +102,7 @@ class ReplayEngine {
   void unlimit_icmp();
   rte_mbuf* load(const PcapRecord& rec);
   void process(Chunk& c, Slot& s);
-  void settle(Chunk& c, Slot& s);
+  void settle(Chunk& c, Slot& s, Nanos now);
   void write(Chunk& c);
   std::string json() const;
   std::string text() const;
@@ -323,15 +323,17 @@ void ReplayEngine::process(Chunk& c, Slot& s) {
   const size_t burst = cfg_.process.burst;
   for (size_t off = 0; off < c.in.size(); off += burst) {
     const auto n = static_cast<uint16_t>(std::min(burst, c.in.size() - off));
-    in_router_->process(s.io, in_port_, c.in.data() + off, n);
-    settle(c, s);
+    // The capture's clock: a burst arrives at its first packet's timestamp.
+    const Nanos now = *RTE_MBUF_DYNFIELD(c.in[off], ts_off_, uint64_t*);
+    in_router_->process(s.io, in_port_, c.in.data() + off, n, now);
+    settle(c, s, now);
   }
   c.in.clear();  // the routers own those mbufs now
 }
 
 // Moves what the last burst produced: link frames to the peer router (in a fixed order, until
 // nothing moves), device frames to the chunk's outputs, control-path packets to the counters.
-void ReplayEngine::settle(Chunk& c, Slot& s) {
+void ReplayEngine::settle(Chunk& c, Slot& s, Nanos now) {
   for (bool moved = true; moved;) {
     moved = false;
     for (auto& router_taps : taps_) {
@@ -340,7 +342,7 @@ void ReplayEngine::settle(Chunk& c, Slot& s) {
         unsigned k;
         while ((k = rte_ring_sc_dequeue_burst(ring, reinterpret_cast<void**>(s.buf), kMaxBurst, nullptr)) != 0) {
           if (tap.peer != nullptr) {
-            tap.peer->process(s.io, tap.peer_port, s.buf, static_cast<uint16_t>(k));
+            tap.peer->process(s.io, tap.peer_port, s.buf, static_cast<uint16_t>(k), now);
             moved = true;
           } else {
             auto& out = c.out[static_cast<size_t>(tap.capture)];

@@ -164,10 +164,12 @@ Ip6Addr Router::icmp_source6(uint8_t port) const {
   return ports[port].link_local;
 }
 
-void Router::process(const WorkerIo& io, uint8_t in, rte_mbuf** pkts, uint16_t n) {
+void Router::process(const WorkerIo& io, uint8_t in, rte_mbuf** pkts, uint16_t n, Nanos now) {
   RouterWorker& rw = workers[io.index];
   PortCounters& pc = rw.ports[in];
   bump(pc.rx_pkts, n);
+  rw.in.now = now;
+  for (Batch& ob : rw.out) ob.now = now;
   const uint64_t bytes = ports[in].rx_cksum_hw ? input<false>(rw, io, in, pkts, n)
                                                : input<true>(rw, io, in, pkts, n);
   bump(pc.rx_bytes, bytes);
@@ -176,21 +178,78 @@ void Router::process(const WorkerIo& io, uint8_t in, rte_mbuf** pkts, uint16_t n
   if (!gathered) {
     ingress.run(rw.in);
     if (rw.in.ngen != 0) [[unlikely]] route_replies(rw, in, rw.in);
+    if (rw.in.nredirect != 0) [[unlikely]] redirect(rw, rw.in);
   }
   forward(rw, in, gathered);
+  outputs(rw, io, in);
+}
+
+void Router::outputs(RouterWorker& rw, const WorkerIo& io, uint8_t in) {
   for (uint8_t p = 0; p < ports.size(); ++p) {
     if (rw.out[p].n != 0) output(rw, io, in, p, true);
   }
-  if (rw.replies.n != 0) [[unlikely]] {
+  if (rw.replies.n != 0 || rw.redirected.nredirect != 0) [[unlikely]] {
     Batch& r = rw.replies;
     for (uint16_t i = 0; i < r.n; ++i) r.gen[i] = r.pkts[i];
     r.ngen = r.n;
     r.n = 0;
     route_replies(rw, in, r);
+    redirect(rw, rw.redirected);
     for (uint8_t p = 0; p < ports.size(); ++p) {
       if (rw.out[p].n != 0) output(rw, io, in, p, false);
     }
   }
+}
+
+void Router::redirect(RouterWorker& rw, Batch& b) {
+  for (uint16_t i = 0; i < b.nredirect; ++i) {
+    rte_mbuf* m = b.redirect[i];
+    const uint8_t to = b.redirect_to[i];
+    if (to >= ports.size()) [[unlikely]] {
+      drop(rw, Drop::StageBadRedirect, m);
+      continue;
+    }
+    m->hash.usr = kNoNextHop;  // resolved on the new port as a directly connected destination
+    Batch& ob = rw.out[to];
+    ob.pkts[ob.n++] = m;
+  }
+  b.nredirect = 0;
+}
+
+uint32_t Router::drain(const WorkerIo& io, Nanos now) {
+  RouterWorker& rw = workers[io.index];
+  uint32_t released = 0;
+  for (uint8_t p = 0; p < ports.size(); ++p) {
+    Chain& ingress = rw.ingress[p];
+    if (ingress.holds()) {
+      rw.in.n = 0;
+      rw.in.now = now;
+      for (Batch& ob : rw.out) ob.now = now;
+      released += ingress.drain(now, rw.in);
+      if (rw.in.ngen != 0) route_replies(rw, p, rw.in);
+      if (rw.in.nredirect != 0) redirect(rw, rw.in);
+      forward(rw, p, false);
+      outputs(rw, io, p);
+    }
+    Chain& egress = rw.egress[p];
+    if (egress.holds()) {
+      Batch& b = rw.out[p];
+      b.now = now;
+      released += egress.drain(now, b);
+      if (b.ngen != 0) {
+        for (uint16_t i = 0; i < b.ngen; ++i) rw.replies.pkts[rw.replies.n++] = b.gen[i];
+        b.ngen = 0;
+      }
+      for (uint16_t i = 0; i < b.nredirect; ++i) {
+        rw.redirected.redirect[rw.redirected.nredirect] = b.redirect[i];
+        rw.redirected.redirect_to[rw.redirected.nredirect++] = b.redirect_to[i];
+      }
+      b.nredirect = 0;
+      if (b.n != 0) send(rw, io, p, p);
+      outputs(rw, io, p);
+    }
+  }
+  return released;
 }
 
 // Packets stages rewrote into replies leave from the router: routed like its ICMP errors.
@@ -568,6 +627,22 @@ void Router::output(RouterWorker& rw, const WorkerIo& io, uint8_t in, uint8_t po
     }
     b.ngen = 0;
   }
+  if (b.nredirect != 0) [[unlikely]] {
+    for (uint16_t i = 0; i < b.nredirect; ++i) {
+      if (replies_ok) {
+        rw.redirected.redirect[rw.redirected.nredirect] = b.redirect[i];
+        rw.redirected.redirect_to[rw.redirected.nredirect++] = b.redirect_to[i];
+      } else {
+        drop(rw, Drop::StageRedirectLoop, b.redirect[i]);
+      }
+    }
+    b.nredirect = 0;
+  }
+  send(rw, io, in, port);
+}
+
+void Router::send(RouterWorker& rw, const WorkerIo& io, uint8_t in, uint8_t port) {
+  Batch& b = rw.out[port];
   // The Ethernet header as two overlapping 8-byte stores: bytes 0-7 (destination MAC, first two
   // bytes of the source MAC) and bytes 6-13 (source MAC, EtherType).
   uint64_t src = 0;

@@ -22,6 +22,7 @@
 
 #include "pathlab/net/icmp.hpp"
 #include "pathlab/stages/match.hpp"
+#include "pathlab/engine/stage_registry.hpp"
 
 namespace pathlab {
 namespace {
@@ -251,7 +252,7 @@ const StageRegistration kReg{{
     .help = "drop matching packets, or reject them with ICMP admin-prohibited or a TCP RST",
     .drops = kDrops,
     .actions = kActions,
-    .parse = [](const StageSpec& spec, const std::string& file) -> StageBuilder {
+    .parse = [](const StageYaml& spec, const std::string& file) -> StageBuilder {
       YamlMap m = stage_params(spec, file);
       StageCommon c = StageCommon::parse(m);
       const auto action = m.get_or<std::string>("action", "drop");

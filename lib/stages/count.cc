@@ -4,6 +4,7 @@
 
 #include "pathlab/config/yaml_reader.hpp"
 #include "pathlab/engine/stage.hpp"
+#include "pathlab/engine/stage_registry.hpp"
 
 namespace pathlab {
 namespace {
@@ -32,7 +33,7 @@ const StageRegistration kReg{{
     .help = "count packets and bytes; change nothing",
     .drops = {},
     .actions = kActions,
-    .parse = [](const StageSpec& spec, const std::string& file) -> StageBuilder {
+    .parse = [](const StageYaml& spec, const std::string& file) -> StageBuilder {
       if (spec.params && spec.params.IsMap()) {
         YamlMap m(spec.params, file, spec.path);
         if (m.has("stage")) m.node("stage");

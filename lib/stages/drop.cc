@@ -2,6 +2,7 @@
 //   egress: [drop]
 #include "pathlab/config/yaml_reader.hpp"
 #include "pathlab/engine/stage.hpp"
+#include "pathlab/engine/stage_registry.hpp"
 
 namespace pathlab {
 namespace {
@@ -23,7 +24,7 @@ const StageRegistration kReg{{
     .help = "drop every packet (reason: configured)",
     .drops = kDrops,
     .actions = {},
-    .parse = [](const StageSpec& spec, const std::string& file) -> StageBuilder {
+    .parse = [](const StageYaml& spec, const std::string& file) -> StageBuilder {
       if (spec.params && spec.params.IsMap()) {
         YamlMap m(spec.params, file, spec.path);
         if (m.has("stage")) m.node("stage");

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "pathlab/stages/match.hpp"
+#include "pathlab/engine/stage_registry.hpp"
 
 namespace pathlab {
 namespace {
@@ -166,7 +167,7 @@ const StageRegistration kReg{{
     .help = "DSCP remarking: set, zero, bleach the precedence bits, or map through a table",
     .drops = {},
     .actions = kActions,
-    .parse = [](const StageSpec& spec, const std::string& file) -> StageBuilder {
+    .parse = [](const StageYaml& spec, const std::string& file) -> StageBuilder {
       YamlMap m = stage_params(spec, file);
       StageCommon c = StageCommon::parse(m);
       m.only({"stage", "match", "probability", "seed", "action", "ecn"});

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "pathlab/stages/match.hpp"
+#include "pathlab/engine/stage_registry.hpp"
 
 namespace pathlab {
 namespace {
@@ -317,7 +318,7 @@ const StageRegistration kReg{{
             "ECN-setup SYN drops, flag reflection",
     .drops = kDrops,
     .actions = kActions,
-    .parse = [](const StageSpec& spec, const std::string& file) -> StageBuilder {
+    .parse = [](const StageYaml& spec, const std::string& file) -> StageBuilder {
       YamlMap m = stage_params(spec, file);
       StageCommon c = StageCommon::parse(m);
       EcnAction a;

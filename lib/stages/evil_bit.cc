@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "pathlab/stages/match.hpp"
+#include "pathlab/engine/stage_registry.hpp"
 
 namespace pathlab {
 namespace {
@@ -62,7 +63,7 @@ const StageRegistration kReg{{
     .help = "clear, set, or drop on RFC 3514's evil bit (IPv4 reserved flag)",
     .drops = kDrops,
     .actions = kActions,
-    .parse = [](const StageSpec& spec, const std::string& file) -> StageBuilder {
+    .parse = [](const StageYaml& spec, const std::string& file) -> StageBuilder {
       YamlMap m = stage_params(spec, file);
       StageCommon c = StageCommon::parse(m);
       const auto s = m.get<std::string>("action");

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "pathlab/stages/match.hpp"
+#include "pathlab/engine/stage_registry.hpp"
 
 namespace pathlab {
 namespace {
@@ -396,7 +397,7 @@ const StageRegistration kReg{{
     .help = "strip or drop IPv4 options (allow-list); drop IPv6 HBH/DestOpts or pad options out",
     .drops = kDrops,
     .actions = kActions,
-    .parse = [](const StageSpec& spec, const std::string& file) -> StageBuilder {
+    .parse = [](const StageYaml& spec, const std::string& file) -> StageBuilder {
       YamlMap m = stage_params(spec, file);
       StageCommon c = StageCommon::parse(m);
       m.only({"stage", "match", "probability", "seed", "ipv4", "allow", "drop_hbh", "drop_dstopts",

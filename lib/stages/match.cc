@@ -1,6 +1,8 @@
 // The match / probability / seed keys shared by the mangling stages (see stages/match.hpp).
 #include "pathlab/stages/match.hpp"
 
+#include "pathlab/config/yaml_reader.hpp"
+
 #include <fmt/format.h>
 #include <rte_random.h>
 

@@ -11,6 +11,7 @@
 #include <iterator>
 
 #include "pathlab/stages/match.hpp"
+#include "pathlab/engine/stage_registry.hpp"
 #include "tcp_option_walk.hpp"
 
 namespace pathlab {
@@ -182,7 +183,7 @@ const StageRegistration kReg{{
     .help = "clamp, clamp to the port MTU, or set the MSS option of SYNs (TCPMSS); add if missing",
     .drops = kDrops,
     .actions = kActions,
-    .parse = [](const StageSpec& spec, const std::string& file) -> StageBuilder {
+    .parse = [](const StageYaml& spec, const std::string& file) -> StageBuilder {
       YamlMap m = stage_params(spec, file);
       StageCommon c = StageCommon::parse(m);
       m.only({"stage", "match", "probability", "seed", "clamp", "clamp_to_mtu", "set",

@@ -12,6 +12,7 @@
 #include <array>
 
 #include "pathlab/stages/match.hpp"
+#include "pathlab/engine/stage_registry.hpp"
 
 namespace pathlab {
 namespace {
@@ -173,7 +174,7 @@ const StageRegistration kReg{{
     .help = "set or clamp the TTL / hop limit; zero, randomise or sequence the IPv4 ID",
     .drops = {},
     .actions = kActions,
-    .parse = [](const StageSpec& spec, const std::string& file) -> StageBuilder {
+    .parse = [](const StageYaml& spec, const std::string& file) -> StageBuilder {
       YamlMap m = stage_params(spec, file);
       StageCommon c = StageCommon::parse(m);
       m.only({"stage", "match", "probability", "seed", "ttl", "ip_id"});

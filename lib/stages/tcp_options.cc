@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "pathlab/stages/match.hpp"
+#include "pathlab/engine/stage_registry.hpp"
 #include "tcp_option_walk.hpp"
 
 namespace pathlab {
@@ -316,7 +317,7 @@ const StageRegistration kReg{{
         "strip TCP options (NOP them out or remove them), keep an allow-list, drop SYNs by kind",
     .drops = kDrops,
     .actions = kActions,
-    .parse = [](const StageSpec& spec, const std::string& file) -> StageBuilder {
+    .parse = [](const StageYaml& spec, const std::string& file) -> StageBuilder {
       YamlMap m = stage_params(spec, file);
       StageCommon c = StageCommon::parse(m);
       m.only({"stage", "match", "probability", "seed", "strip", "allow", "how", "drop_syn_with",

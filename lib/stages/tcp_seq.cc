@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "pathlab/stages/match.hpp"
+#include "pathlab/engine/stage_registry.hpp"
 
 namespace pathlab {
 namespace {
@@ -430,7 +431,7 @@ const StageRegistration kReg{{
         "randomise TCP initial sequence numbers per flow; translate SEQ, ACK and SACK both ways",
     .drops = {},
     .actions = kActions,
-    .parse = [](const StageSpec& spec, const std::string& file) -> StageBuilder {
+    .parse = [](const StageYaml& spec, const std::string& file) -> StageBuilder {
       YamlMap m = stage_params(spec, file);
       StageCommon c = StageCommon::parse(m);
       SeqParams sp;

@@ -151,9 +151,8 @@ TEST(LoaderGood, FullTopologyFile) {
   ASSERT_EQ(east.egress.size(), 1u);
   EXPECT_EQ(east.egress[0].kind, "count");
   EXPECT_EQ(east.egress[0].path, "routers[0].ports[1].egress[0]");
-  // params hold the entry's own keys only, not "stage"
-  EXPECT_TRUE(east.egress[0].params.IsMap());
-  EXPECT_EQ(east.egress[0].params.size(), 0u);
+  EXPECT_EQ(east.egress[0].name, "count");
+  EXPECT_TRUE(static_cast<bool>(east.egress[0].build));  // parsed once, at load
 
   ASSERT_EQ(r1.routes4.size(), 3u);
   EXPECT_EQ(r1.routes4[0].prefix, p4("10.0.3.0/24"));
@@ -212,8 +211,43 @@ TEST(LoaderGood, StageParamsKeepTheirPositions) {
   EXPECT_EQ(s.kind, "count");
   EXPECT_EQ(s.pos.line, 7);
   EXPECT_EQ(s.pos.column, 13);
-  EXPECT_FALSE(s.params["stage"].IsDefined());
-  EXPECT_EQ(s.params.Mark().line, 6);  // the map itself keeps its (0-based) mark
+  EXPECT_EQ(s.name, "count");
+  EXPECT_TRUE(static_cast<bool>(s.build));
+}
+
+TEST(LoaderGood, StageNamesAreKindsWithAnIndexOnlyWhenRepeated) {
+  Config c = load_config_string(R"(routers:
+  - id: r1
+    ports:
+      - name: p0
+        device: net_null0
+        ingress:
+          - stage: count
+          - {stage: ecn, ip: bleach}
+          - stage: count
+          - {stage: count, name: tail}
+)",
+                                "t.yaml", {});
+  const auto& in = c.routers[0].ports[0].ingress;
+  ASSERT_EQ(in.size(), 4u);
+  EXPECT_EQ(in[0].name, "count_0");
+  EXPECT_EQ(in[1].name, "ecn");
+  EXPECT_EQ(in[2].name, "count_1");
+  EXPECT_EQ(in[3].name, "tail");
+}
+
+TEST(LoaderBad, StageNamesAreUniqueInAChain) {
+  EXPECT_EQ(error_of(R"(routers:
+  - id: r1
+    ports:
+      - name: p0
+        device: net_null0
+        ingress:
+          - {stage: count, name: c}
+          - {stage: drop, name: c}
+)"),
+            "t.yaml:8:13: routers[0].ports[0].ingress[1]: stage name 'c' is already used in this "
+            "chain at routers[0].ports[0].ingress[0]");
 }
 
 TEST(LoaderGood, YamlAliasesShareAStageList) {

@@ -115,7 +115,7 @@ TEST(YamlReader, ListsAndItems) {
 }
 
 TEST(YamlReader, StageParamsFallBackToTheSpecPosition) {
-  StageSpec bare{"count", YAML::Node(YAML::NodeType::Map), SourcePos{"f", 4, 9},
+  StageYaml bare{"count", "", YAML::Node(YAML::NodeType::Map), SourcePos{"f", 4, 9},
                  "ports[0].ingress[0]"};
   YamlMap m = stage_params(bare, "f");
   EXPECT_EQ(m.pos().line, 4);

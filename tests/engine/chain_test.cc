@@ -21,6 +21,7 @@
 #include "pathlab/engine/batch.hpp"
 #include "pathlab/engine/chain.hpp"
 #include "pathlab/engine/stage.hpp"
+#include "pathlab/engine/stage_registry.hpp"
 #include "pathlab/net/view.hpp"
 
 namespace pathlab {
@@ -74,14 +75,14 @@ class AlternateDrop final : public Stage {
   unsigned calls = 0;
 };
 
-// Keeps (kTaken) every third packet (i % 3 == 2) for itself.
+// Holds (kHeld) every third packet (i % 3 == 2); never releases them.
 class TakeThird final : public Stage {
  public:
   TakeThird() : Stage({}, {}) {}
   void process(Batch& b) override {
     for (uint16_t i = 0; i < b.n; ++i) {
       if (i % 3 == 2) {
-        b.verdict[i] = kTaken;
+        b.verdict[i] = kHeld;
         taken.push_back(b.pkts[i]);
       } else {
         b.verdict[i] = kPass;
@@ -94,7 +95,7 @@ class TakeThird final : public Stage {
 // ---- helpers ------------------------------------------------------------------------------------
 
 std::unique_ptr<Stage> registered(const std::string& kind) {
-  StageSpec spec;
+  StageYaml spec;
   spec.kind = kind;
   spec.params = YAML::Node(YAML::NodeType::Map);
   spec.path = "t";
@@ -167,10 +168,10 @@ TEST_F(ChainTest, RegistryDescribesTheBuiltInStages) {
   EXPECT_TRUE(drop->actions.empty());
   EXPECT_EQ(StageRegistry::instance().find("no_such_stage"), nullptr);
 
-  StageSpec bad;
+  StageYaml bad;
   bad.kind = "no_such_stage";
   EXPECT_THROW(StageRegistry::instance().parse(bad, "t.yaml"), ConfigError);
-  StageSpec extra;
+  StageYaml extra;
   extra.kind = "count";
   extra.params = YAML::Load("{colour: red}");
   extra.path = "t";

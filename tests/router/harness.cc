@@ -209,7 +209,7 @@ void Lab::rx(uint8_t port, const std::vector<Bytes>& frames) {
 }
 
 void Lab::rx_mbufs(uint8_t port, std::vector<rte_mbuf*> pkts) {
-  r_->process(io(), port, pkts.data(), static_cast<uint16_t>(pkts.size()));
+  r_->process(io(), port, pkts.data(), static_cast<uint16_t>(pkts.size()), now_);
 }
 
 namespace {

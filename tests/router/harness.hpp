@@ -91,6 +91,11 @@ class Lab {
   void rx(uint8_t port, const std::vector<Bytes>& frames);
   void rx(uint8_t port, const Bytes& f) { rx(port, std::vector<Bytes>{f}); }
   void rx_mbufs(uint8_t port, std::vector<rte_mbuf*> pkts);
+  // Engine time of the next burst or drain; it only moves when told.
+  void advance(pathlab::Nanos dt) { now_ += dt; }
+  pathlab::Nanos now() const { return now_; }
+  // One worker-loop drain of r1's holding stages at now(); returns the packets released.
+  uint32_t drain() { return r_->drain(io(), now_); }
   // Drains what r1 sent out of `port`.
   std::vector<Bytes> tx(uint8_t port);
   // Sum of frames waiting on every tx ring of r1.
@@ -120,6 +125,7 @@ class Lab {
   std::unique_ptr<pathlab::Dataplane> dp_;
   pathlab::Router* r_ = nullptr;
   unsigned pool_size_ = 0;
+  pathlab::Nanos now_ = 0;
 };
 
 // Builds an expected delta: {"rx", n}, {"rx:p0", n} for `n` frames received on port `in`, plus

@@ -14,6 +14,7 @@
 #include <rte_mbuf.h>
 #pragma GCC diagnostic pop
 
+#include "pathlab/engine/stage_registry.hpp"
 #include "pathlab/config/error.hpp"
 #include "pathlab/engine/chain.hpp"
 #include "pathlab/net/ptype.hpp"
@@ -124,8 +125,8 @@ StageSite StageRun::default_site() {
 }
 
 namespace {
-StageSpec spec_of(const std::string& kind, const std::string& yaml_params) {
-  StageSpec spec;
+StageYaml spec_of(const std::string& kind, const std::string& yaml_params) {
+  StageYaml spec;
   spec.kind = kind;
   spec.params = yaml_params.empty() ? YAML::Node(YAML::NodeType::Map) : YAML::Load(yaml_params);
   spec.pos = {"test.yaml", 1, 1};
@@ -139,7 +140,7 @@ StageRun::StageRun(const std::string& kind, const std::string& yaml_params)
 
 StageRun::StageRun(const std::string& kind, const std::string& yaml_params, const StageSite& site) {
   pool();
-  const StageSpec spec = spec_of(kind, yaml_params);
+  const StageYaml spec = spec_of(kind, yaml_params);
   stage_ = StageRegistry::instance().parse(spec, "test.yaml")(site);
 }
 

@@ -7,8 +7,7 @@
 #include <string>
 #include <vector>
 
-#include <yaml-cpp/yaml.h>
-
+#include "pathlab/engine/stage.hpp"
 #include "pathlab/net/addr.hpp"
 
 namespace pathlab {
@@ -20,10 +19,11 @@ struct SourcePos {
   int column = 0;
 };
 
-// One stage in a port's chain, after pipeline names have been expanded.
+// One stage in a port's chain: its parameters parsed once, at load, into a builder.
 struct StageSpec {
   std::string kind;     // registered stage name, e.g. "count"
-  YAML::Node params;    // the stage's own keys (everything but "stage"); parsed by the stage
+  std::string name;     // unique in its chain: `name:`, else the kind (kind_N when repeated)
+  StageBuilder build;   // one instance per worker
   SourcePos pos;
   std::string path;     // YAML path for errors, e.g. "routers[0].ports[1].ingress[0]"
 };

@@ -98,9 +98,18 @@ class YamlMap {
   std::set<std::string, std::less<>> read_;
 };
 
+// A stage entry as the YAML gives it, after pipeline names have been expanded.
+struct StageYaml {
+  std::string kind;     // registered stage name, e.g. "count"
+  std::string name;     // `name:` if given
+  YAML::Node params;    // the stage's own keys (everything but "stage" and "name")
+  SourcePos pos;
+  std::string path;     // YAML path for errors, e.g. "routers[0].ports[1].ingress[0]"
+};
+
 // A stage's params as a YamlMap named by the spec's path, positioned at the spec when the params
 // have no mark of their own (a stage written as a bare name has an empty params map).
-YamlMap stage_params(const StageSpec& spec, const std::string& file);
+YamlMap stage_params(const StageYaml& spec, const std::string& file);
 
 template <typename T>
 T YamlMap::get_in(std::string_view key, T lo, T hi) {

@@ -11,7 +11,10 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+struct rte_rcu_qsbr;
+
 #include "pathlab/config/config.hpp"
+#include "pathlab/engine/clock.hpp"
 #include "pathlab/control/control.hpp"
 #include "pathlab/router/router.hpp"
 
@@ -32,6 +35,8 @@ struct Worker {
   uint16_t burst = 32;
   std::vector<Router*>* routers = nullptr;
   std::atomic<bool>* stop = nullptr;
+  rte_rcu_qsbr* qsbr = nullptr;  // shared stage state: one quiescent report per loop
+  TscClock clock;
 };
 
 // Counters summed over every worker and the control path.
@@ -65,7 +70,9 @@ void learn_link_peers(Router& a, uint8_t pa, Router& b, uint8_t pb);
 void install_routes(Router& r, const RouterConfig& rc);
 // Stage chains for workers [0, workers). as_worker >= 0 builds every slot as that worker (same
 // site, hence the same seeds), which replay uses so that output does not depend on the slot.
-void install_chains(Router& r, const RouterConfig& rc, unsigned workers, int as_worker = -1);
+// qsbr: the RCU variable shared tables reclaim through (null: one thread, no reclamation delay).
+void install_chains(Router& r, const RouterConfig& rc, unsigned workers, int as_worker = -1,
+                    rte_rcu_qsbr* qsbr = nullptr);
 // Counters summed over every counter slot, stage counters over the first `workers` chains.
 RouterTotals router_totals(const Router& r, unsigned workers);
 
@@ -103,6 +110,7 @@ class Dataplane {
   [[gnu::cold]] void setup_routers();
   [[gnu::cold]] void setup_port(Router& r, uint8_t idx, const PortConfig& pc);
   [[gnu::cold]] void setup_links();
+  [[gnu::cold]] void setup_rcu();
   [[gnu::cold]] void setup_workers();
   void print_stats(double interval_s);
   void drain_rings();
@@ -110,6 +118,7 @@ class Dataplane {
   Config cfg_;
   unsigned nworkers_ = 0;
   rte_mempool* pool_ = nullptr;
+  rte_rcu_qsbr* qsbr_ = nullptr;
   std::vector<std::unique_ptr<Router>> owned_;
   std::vector<Router*> routers_;
   std::vector<std::unique_ptr<Worker>> workers_;

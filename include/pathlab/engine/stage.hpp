@@ -1,8 +1,9 @@
 #pragma once
 // A stage: a small class the engine calls once per burst. It reads and rewrites packets in
 // place, and writes a verdict per packet (see batch.hpp). Each instance belongs to one worker, so
-// its counters are per lcore without sharing; readers sum the instances.
-#include <atomic>
+// its counters are per lcore without sharing; readers sum the instances. State that must be seen
+// by every worker (flow tables) lives in the router's SharedState (engine/shared.hpp).
+// Fast-path header: no configuration or YAML here (see engine/stage_registry.hpp).
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -11,11 +12,12 @@
 #include <string_view>
 #include <vector>
 
-#include "pathlab/config/config.hpp"
 #include "pathlab/engine/batch.hpp"
 #include "pathlab/net/addr.hpp"
 
 namespace pathlab {
+
+class SharedState;
 
 // One named counter: a drop reason or an action, with a one-line description.
 struct CounterDesc {
@@ -32,24 +34,38 @@ struct StageSite {
   unsigned worker = 0;
   std::vector<Ip4Prefix> ip4;  // the port's addresses: the source of replies a stage generates
   std::vector<Ip6Prefix> ip6;
+  std::string name;            // the stage's name in its chain (counter paths)
+  unsigned workers = 1;        // instances of this stage, one per worker
+  SharedState* shared = nullptr;  // the router's cross-worker state; null in single-worker tools
 };
 
 class Stage {
  public:
   virtual ~Stage() = default;
-  // One call per burst. Writes b.verdict[i] for every i < b.n (kPass, a drop reason, kTaken).
+  // One call per burst. Writes b.verdict[i] for every i < b.n (see batch.hpp). b.now is the
+  // burst's arrival time.
   virtual void process(Batch& b) = 0;
+  // Stages that hold packets (kHeld) say so here; the worker then calls drain() on every loop,
+  // idle or not.
+  virtual bool holds() const { return false; }
+  // Releases held packets that are due at `now` into out (at most `room`); returns how many.
+  // They continue through the rest of the chain. drain(kForever, ...) releases everything.
+  virtual uint16_t drain(Nanos /*now*/, rte_mbuf** /*out*/, uint16_t /*room*/) { return 0; }
   // Restarts any random stream from `seed` (replay reseeds per chunk for deterministic output).
   virtual void reseed(uint64_t /*seed*/) {}
   // True when a packet's fate depends on earlier packets (flow tables, counters in headers):
   // replay then keeps such chains on one thread, in order.
   virtual bool stateful() const { return false; }
 
+  const std::string& name() const { return name_; }
   std::span<const CounterDesc> drop_descs() const { return drop_descs_; }
   std::span<const CounterDesc> action_descs() const { return action_descs_; }
   // Counter values, read from another thread with relaxed loads.
   uint64_t drop_count(size_t i) const { return load(drops_[i]); }
   uint64_t action_count(size_t i) const { return load(actions_[i]); }
+  // Packets this instance took into holding, and released; the difference is held now.
+  uint64_t held_count() const { return load(held_); }
+  uint64_t released_count() const { return load(released_); }
 
  protected:
   Stage(std::span<const CounterDesc> drops, std::span<const CounterDesc> actions)
@@ -59,6 +75,7 @@ class Stage {
 
  private:
   friend class Chain;
+  friend void name_stage(Stage& s, std::string name);
   struct alignas(64) Cell {
     uint64_t v = 0;
   };
@@ -66,40 +83,17 @@ class Stage {
   static void bump(Cell& c, uint64_t n) { __atomic_store_n(&c.v, c.v + n, __ATOMIC_RELAXED); }
   void count_drop(size_t i) { bump(drops_[i], 1); }
 
+  std::string name_;
   std::span<const CounterDesc> drop_descs_;
   std::span<const CounterDesc> action_descs_;
   std::vector<Cell> drops_;
   std::vector<Cell> actions_;
+  Cell held_, released_;
 };
 
-// Parses a stage's params once (throwing ConfigError), then builds one instance per worker.
+inline void name_stage(Stage& s, std::string name) { s.name_ = std::move(name); }
+
+// Builds one instance per worker from parameters parsed once, at load.
 using StageBuilder = std::function<std::unique_ptr<Stage>(const StageSite&)>;
-using StageParser = std::function<StageBuilder(const StageSpec&, const std::string& file)>;
-
-struct StageInfo {
-  std::string name;
-  std::string help;
-  std::span<const CounterDesc> drops;
-  std::span<const CounterDesc> actions;
-  StageParser parse;
-};
-
-class StageRegistry {
- public:
-  static StageRegistry& instance();
-  void add(StageInfo info);
-  const StageInfo* find(std::string_view name) const;
-  const std::vector<StageInfo>& all() const { return stages_; }
-  // Throws ConfigError naming the spec's position for an unknown stage or bad params.
-  StageBuilder parse(const StageSpec& spec, const std::string& file) const;
-
- private:
-  std::vector<StageInfo> stages_;
-};
-
-// Registers a stage at static-initialisation time: one line at the bottom of its .cc file.
-struct StageRegistration {
-  explicit StageRegistration(StageInfo info) { StageRegistry::instance().add(std::move(info)); }
-};
 
 }  // namespace pathlab

@@ -22,11 +22,12 @@
 #include <utility>
 #include <vector>
 
-#include "pathlab/config/yaml_reader.hpp"
 #include "pathlab/engine/stage.hpp"
 #include "pathlab/stages/packet.hpp"
 
 namespace pathlab {
+
+class YamlMap;
 
 class Match {
  public:

@@ -1,0 +1,71 @@
+#include "pathlab/engine/shared.hpp"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_jhash.h>
+#include <rte_rcu_qsbr.h>
+
+namespace pathlab {
+
+FlowTable::FlowTable(const std::string& name, uint32_t capacity, uint32_t key_len,
+                     rte_rcu_qsbr* qsbr)
+    : capacity_(capacity) {
+  rte_hash_parameters p{};
+  p.name = name.c_str();
+  p.entries = capacity < 8 ? 8 : capacity;
+  p.key_len = key_len;
+  p.hash_func = rte_jhash;
+  p.socket_id = SOCKET_ID_ANY;
+  p.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD;
+  hash_ = rte_hash_create(&p);
+  if (hash_ == nullptr) {
+    throw std::runtime_error(fmt::format("flow table {}: {}", name, rte_strerror(rte_errno)));
+  }
+  if (qsbr != nullptr) {
+    rte_hash_rcu_config rc{};
+    rc.v = qsbr;
+    rc.mode = RTE_HASH_QSBR_MODE_DQ;
+    rc.dq_size = p.entries;
+    if (rte_hash_rcu_qsbr_add(hash_, &rc) != 0) {
+      rte_hash_free(hash_);
+      throw std::runtime_error(fmt::format("flow table {}: RCU: {}", name, rte_strerror(rte_errno)));
+    }
+    rcu_ = true;
+  }
+  slots_ = rte_hash_max_key_id(hash_) + 1;
+  ready_ = std::make_unique<std::atomic<uint8_t>[]>(slots_);
+}
+
+FlowTable::~FlowTable() { rte_hash_free(hash_); }
+
+int32_t FlowTable::find(const void* key) const { return rte_hash_lookup(hash_, key); }
+
+int32_t FlowTable::insert(const void* key, bool& created) {
+  created = false;
+  const int32_t old = rte_hash_lookup(hash_, key);
+  if (old >= 0) return old;
+  const int32_t pos = rte_hash_add_key(hash_, key);
+  if (pos < 0) return -1;
+  // Another worker may have added the same key between the lookup and the add: it got the same
+  // position and publishes it; only a fresh position is ours to fill.
+  created = !ready(pos);
+  return pos;
+}
+
+bool FlowTable::remove(const void* key) {
+  const int32_t pos = rte_hash_del_key(hash_, key);
+  if (pos < 0) return false;
+  ready_[pos].store(0, std::memory_order_release);
+  if (!rcu_) rte_hash_free_key_with_position(hash_, pos);
+  return true;
+}
+
+uint32_t FlowTable::count() const {
+  const int32_t n = rte_hash_count(hash_);
+  return n < 0 ? 0 : static_cast<uint32_t>(n);
+}
+
+}  // namespace pathlab
