@@ -110,76 +110,6 @@ int worker_main(void* arg) {
   return 0;
 }
 
-std::string tel_key(std::string_view name);
-
-// Telemetry callbacks read the running dataplane under this lock.
-std::mutex g_tel_lock;
-Dataplane* g_tel_dp = nullptr;
-
-int tel_ports(const char* cmd, const char*, rte_tel_data* d) {
-  std::lock_guard<std::mutex> g(g_tel_lock);
-  if (g_tel_dp == nullptr) return -1;
-  (void)cmd;
-  rte_tel_data_start_dict(d);
-  for (Router* r : g_tel_dp->routers()) {
-    const RouterTotals t = g_tel_dp->totals(*r);
-    rte_tel_data* rd = rte_tel_data_alloc();
-    rte_tel_data_start_dict(rd);
-    for (size_t i = 0; i < r->ports.size(); ++i) {
-      rte_tel_data* c = rte_tel_data_alloc();
-      rte_tel_data_start_dict(c);
-      rte_tel_data_add_dict_u64(c, "rx_packets", t.ports[i].rx_pkts);
-      rte_tel_data_add_dict_u64(c, "rx_bytes", t.ports[i].rx_bytes);
-      rte_tel_data_add_dict_u64(c, "tx_packets", t.ports[i].tx_pkts);
-      rte_tel_data_add_dict_u64(c, "tx_bytes", t.ports[i].tx_bytes);
-      rte_tel_data_add_dict_u64(c, "ctrl_tx_packets", t.ports[i].ctrl_tx_pkts);
-      rte_tel_data_add_dict_container(rd, tel_key(r->ports[i].name).c_str(), c, 0);
-    }
-    rte_tel_data_add_dict_container(d, tel_key(r->id).c_str(), rd, 0);
-  }
-  return 0;
-}
-
-int tel_drops(const char* cmd, const char*, rte_tel_data* d) {
-  std::lock_guard<std::mutex> g(g_tel_lock);
-  if (g_tel_dp == nullptr) return -1;
-  (void)cmd;
-  rte_tel_data_start_dict(d);
-  for (Router* r : g_tel_dp->routers()) {
-    const RouterTotals t = g_tel_dp->totals(*r);
-    rte_tel_data* c = rte_tel_data_alloc();
-    rte_tel_data_start_dict(c);
-    for (const auto& [name, v] : t.drops) rte_tel_data_add_dict_u64(c, tel_key(name).c_str(), v);
-    rte_tel_data_add_dict_u64(c, "consumed", t.consumed);
-    rte_tel_data_add_dict_container(d, tel_key(r->id).c_str(), c, 0);
-  }
-  return 0;
-}
-
-int tel_stages(const char* cmd, const char*, rte_tel_data* d) {
-  std::lock_guard<std::mutex> g(g_tel_lock);
-  if (g_tel_dp == nullptr) return -1;
-  (void)cmd;
-  rte_tel_data_start_dict(d);
-  for (Router* r : g_tel_dp->routers()) {
-    const RouterTotals t = g_tel_dp->totals(*r);
-    rte_tel_data* c = rte_tel_data_alloc();
-    rte_tel_data_start_dict(c);
-    for (const auto& [name, v] : t.events) rte_tel_data_add_dict_u64(c, tel_key(name).c_str(), v);
-    rte_tel_data_add_dict_container(d, tel_key(r->id).c_str(), c, 0);
-  }
-  return 0;
-}
-
-// DPDK 22.11 telemetry takes only [A-Za-z0-9_/] in dict keys.
-std::string tel_key(std::string_view name) {
-  std::string k(name);
-  for (char& c : k) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '/') c = '_';
-  }
-  return k;
-}
-
 uint16_t port_by_name(const std::string& name) {
   uint16_t id = 0;
   if (rte_eth_dev_get_port_by_name(name.c_str(), &id) != 0) return RTE_MAX_ETHPORTS;
@@ -187,22 +117,6 @@ uint16_t port_by_name(const std::string& name) {
 }
 
 }  // namespace
-
-uint64_t RouterTotals::rx() const {
-  uint64_t s = 0;
-  for (const auto& p : ports) s += p.rx_pkts;
-  return s;
-}
-uint64_t RouterTotals::tx() const {
-  uint64_t s = 0;
-  for (const auto& p : ports) s += p.tx_pkts;
-  return s;
-}
-uint64_t RouterTotals::dropped() const {
-  uint64_t s = 0;
-  for (const auto& d : drops) s += d.second;
-  return s;
-}
 
 Dataplane::Dataplane(const Config& cfg) : cfg_(cfg) {
   if (cfg_.process.workers.empty()) {
@@ -227,10 +141,7 @@ Dataplane::Dataplane(const Config& cfg) : cfg_(cfg) {
 
 Dataplane::~Dataplane() {
   stop();
-  {
-    std::lock_guard<std::mutex> g(g_tel_lock);
-    if (g_tel_dp == this) g_tel_dp = nullptr;
-  }
+  if (started_once_) set_telemetry_source({});
   control_.reset();
   owned_.clear();
   for (rte_ring* r : rings_) rte_ring_free(r);
@@ -581,17 +492,8 @@ void Dataplane::launch() {
     const int rc = rte_eth_dev_start(id);
     if (rc != 0) fail(fmt::format("port {}: start: {}", id, rte_strerror(-rc)));
   }
-  {
-    std::lock_guard<std::mutex> g(g_tel_lock);
-    g_tel_dp = this;
-  }
-  static bool registered = false;
-  if (!registered) {
-    registered = true;
-    rte_telemetry_register_cmd("/pathlab/ports", tel_ports, "Per-port packet and byte counters. Takes no parameters");
-    rte_telemetry_register_cmd("/pathlab/drops", tel_drops, "Per-router drops by reason. Takes no parameters");
-    rte_telemetry_register_cmd("/pathlab/stages", tel_stages, "Per-router events and stage actions. Takes no parameters");
-  }
+  set_telemetry_source([this] { return totals(); });
+  started_once_ = true;
   stop_ = false;
   for (auto& w : workers_) {
     const int rc = rte_eal_remote_launch(worker_main, w.get(), w->lcore);
@@ -603,8 +505,7 @@ void Dataplane::launch() {
 void Dataplane::run(double duration_s, double stats_interval_s, const std::atomic<bool>& stop_signal) {
   const auto t0 = Clock::now();
   auto next_stats = t0 + std::chrono::duration<double>(stats_interval_s);
-  last_.clear();
-  for (Router* r : routers_) last_.push_back(totals(*r));
+  last_ = totals();
   while (!stop_signal.load()) {
     const auto now = Clock::now();
     if (duration_s > 0 && std::chrono::duration<double>(now - t0).count() >= duration_s) break;
@@ -639,102 +540,17 @@ void Dataplane::drain_rings() {
 
 RouterTotals Dataplane::totals(const Router& r) const { return router_totals(r, nworkers_); }
 
-RouterTotals router_totals(const Router& r, unsigned nworkers) {
-  RouterTotals t;
-  t.ports.resize(r.ports.size());
-  const size_t nd = static_cast<size_t>(Drop::Count);
-  std::vector<uint64_t> drops(nd, 0), events(static_cast<size_t>(Event::Count), 0);
-  for (const RouterWorker& rw : r.workers) {
-    for (size_t i = 0; i < r.ports.size(); ++i) {
-      t.ports[i].rx_pkts += load(rw.ports[i].rx_pkts);
-      t.ports[i].rx_bytes += load(rw.ports[i].rx_bytes);
-      t.ports[i].tx_pkts += load(rw.ports[i].tx_pkts);
-      t.ports[i].tx_bytes += load(rw.ports[i].tx_bytes);
-      t.ports[i].ctrl_tx_pkts += load(rw.ports[i].ctrl_tx_pkts);
-    }
-    for (size_t i = 0; i < nd; ++i) drops[i] += load(rw.drops[i]);
-    for (size_t i = 0; i < events.size(); ++i) events[i] += load(rw.events[i]);
-    t.consumed += load(rw.consumed);
-  }
-  for (size_t i = 0; i < nd; ++i) t.drops.emplace_back(std::string(kDropDescs[i].name), drops[i]);
-  for (size_t i = 0; i < events.size(); ++i) t.events.emplace_back(std::string(kEventDescs[i].name), events[i]);
-  // Stage counters: the same stage position summed over workers.
-  for (size_t pi = 0; pi < r.ports.size(); ++pi) {
-    for (int egress = 0; egress < 2; ++egress) {
-      const Chain& first = egress ? r.workers[0].egress[pi] : r.workers[0].ingress[pi];
-      for (size_t si = 0; si < first.stages().size(); ++si) {
-        const Stage& s0 = *first.stages()[si];
-        const std::string prefix =
-            fmt::format("{}.{}.{}.{}.", r.id, r.ports[pi].name, egress ? "egress" : "ingress", s0.name());
-        for (size_t k = 0; k < s0.drop_descs().size(); ++k) {
-          uint64_t v = 0;
-          for (unsigned w = 0; w < nworkers; ++w) {
-            const Chain& c = egress ? r.workers[w].egress[pi] : r.workers[w].ingress[pi];
-            v += c.stages()[si]->drop_count(k);
-          }
-          t.drops.emplace_back(prefix + std::string(s0.drop_descs()[k].name), v);
-        }
-        for (size_t k = 0; k < s0.action_descs().size(); ++k) {
-          uint64_t v = 0;
-          for (unsigned w = 0; w < nworkers; ++w) {
-            const Chain& c = egress ? r.workers[w].egress[pi] : r.workers[w].ingress[pi];
-            v += c.stages()[si]->action_count(k);
-          }
-          t.events.emplace_back(prefix + std::string(s0.action_descs()[k].name), v);
-        }
-      }
-    }
-  }
-  return t;
+std::vector<RouterTotals> Dataplane::totals() const {
+  std::vector<RouterTotals> all;
+  for (const Router* r : routers_) all.push_back(totals(*r));
+  return all;
 }
 
 void Dataplane::print_stats(double interval_s) {
-  std::string line = "stats";
-  for (size_t ri = 0; ri < routers_.size(); ++ri) {
-    const Router& r = *routers_[ri];
-    RouterTotals t = totals(r);
-    for (size_t pi = 0; pi < r.ports.size(); ++pi) {
-      const double rx = static_cast<double>(t.ports[pi].rx_pkts - last_[ri].ports[pi].rx_pkts) / interval_s;
-      const double tx = static_cast<double>(t.ports[pi].tx_pkts - last_[ri].ports[pi].tx_pkts) / interval_s;
-      line += fmt::format(" {}.{} rx={:.0f}pps tx={:.0f}pps", r.id, r.ports[pi].name, rx, tx);
-    }
-    line += fmt::format(" {}.drops={}", r.id, t.dropped() - last_[ri].dropped());
-    last_[ri] = std::move(t);
-  }
-  fmt::print("{}\n", line);
+  std::vector<RouterTotals> now = totals();
+  fmt::print("{}\n", stats_line(now, last_, interval_s));
   std::fflush(stdout);
+  last_ = std::move(now);
 }
-
-std::string Dataplane::summary_json(double seconds) const {
-  std::string out = fmt::format("{{\"pathlab\":\"summary\",\"seconds\":{:.3f},\"routers\":[", seconds);
-  for (size_t ri = 0; ri < routers_.size(); ++ri) {
-    const Router& r = *routers_[ri];
-    const RouterTotals t = totals(r);
-    out += fmt::format("{}{{\"id\":\"{}\",\"asn\":{},\"ports\":[", ri ? "," : "", r.id, r.asn);
-    for (size_t pi = 0; pi < r.ports.size(); ++pi) {
-      const PortTotals& p = t.ports[pi];
-      out += fmt::format(
-          "{}{{\"name\":\"{}\",\"rx_packets\":{},\"rx_bytes\":{},\"tx_packets\":{},\"tx_bytes\":{},"
-          "\"ctrl_tx_packets\":{}}}",
-          pi ? "," : "", r.ports[pi].name, p.rx_pkts, p.rx_bytes, p.tx_pkts, p.tx_bytes, p.ctrl_tx_pkts);
-    }
-    out += "],\"drops\":{";
-    for (size_t i = 0; i < t.drops.size(); ++i) {
-      out += fmt::format("{}\"{}\":{}", i ? "," : "", t.drops[i].first, t.drops[i].second);
-    }
-    out += "},\"events\":{";
-    for (size_t i = 0; i < t.events.size(); ++i) {
-      out += fmt::format("{}\"{}\":{}", i ? "," : "", t.events[i].first, t.events[i].second);
-    }
-    const uint64_t rx = t.rx(), tx = t.tx(), dr = t.dropped();
-    out += fmt::format(
-        "}},\"consumed\":{},\"accounting\":{{\"rx\":{},\"tx\":{},\"drops\":{},\"consumed\":{},"
-        "\"balanced\":{}}}}}",
-        t.consumed, rx, tx, dr, t.consumed, rx == tx + dr + t.consumed ? "true" : "false");
-  }
-  out += "]}";
-  return out;
-}
-
 
 }  // namespace pathlab

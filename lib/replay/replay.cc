@@ -114,7 +114,16 @@ class ReplayEngine {
     uint64_t arp = 0, nd = 0, unresolved = 0;
     uint64_t drops() const { return t.dropped() + unresolved; }
     uint64_t consumed() const { return t.consumed - unresolved; }
-    bool balanced() const { return t.rx() == t.tx() + drops() + consumed(); }
+    bool balanced() const { return totals().balanced(); }
+    // The router's totals as replay reports them: unresolved next hops are drops, the control
+    // path's share is what ARP and ND took.
+    RouterTotals totals() const {
+      RouterTotals r = t;
+      r.drops.emplace_back("replay/unresolved_neighbour", unresolved);
+      r.consumed = consumed();
+      r.consumed_by = {{"arp", arp}, {"nd", nd}};
+      return r;
+    }
   };
   Figures figures(size_t ri) const;
 
@@ -481,8 +490,8 @@ std::string ReplayEngine::text() const {
     if (f.arp + f.nd != 0) {
       out += fmt::format("  consumed by the control path (not replayed): arp {}, nd {}\n", f.arp, f.nd);
     }
-    out += fmt::format("  accounting: rx {} = tx {} + drops {} + consumed {}: {}\n", f.t.rx(), f.t.tx(), f.drops(),
-                       f.consumed(), f.balanced() ? "balanced" : "NOT BALANCED");
+    out += fmt::format("  accounting: rx {} = tx {} + drops {} + consumed {} + held {}: {}\n", f.t.rx(), f.t.tx(),
+                       f.drops(), f.consumed(), f.t.held, f.balanced() ? "balanced" : "NOT BALANCED");
   }
   return out;
 }
@@ -494,27 +503,11 @@ std::string ReplayEngine::json() const {
       opt_.in, in_router_->id, in_router_->ports[in_port_].name, packets_, chunks_, chunk_, threads_,
       serial_reason_);
   for (size_t ri = 0; ri < routers_.size(); ++ri) {
-    const Router& r = *routers_[ri];
-    const Figures f = figures(ri);
-    out += fmt::format("{}{{\"id\":\"{}\",\"ports\":[", ri ? "," : "", r.id);
-    for (size_t pi = 0; pi < r.ports.size(); ++pi) {
-      const PortTotals& p = f.t.ports[pi];
+    out += (ri ? "," : "") + router_json(figures(ri).totals(), [&](size_t pi) {
       const int cap = taps_[ri][pi].capture;
-      out += fmt::format(
-          "{}{{\"name\":\"{}\",\"rx_packets\":{},\"rx_bytes\":{},\"tx_packets\":{},\"tx_bytes\":{},\"file\":{}}}",
-          pi ? "," : "", r.ports[pi].name, p.rx_pkts, p.rx_bytes, p.tx_pkts, p.tx_bytes,
-          cap >= 0 ? fmt::format("\"{}\"", captures_[static_cast<size_t>(cap)].writer->path()) : "null");
-    }
-    out += "],\"drops\":{";
-    for (const auto& [name, v] : f.t.drops) out += fmt::format("\"{}\":{},", name, v);
-    out += fmt::format("\"replay/unresolved_neighbour\":{}}},\"events\":{{", f.unresolved);
-    for (size_t i = 0; i < f.t.events.size(); ++i) {
-      out += fmt::format("{}\"{}\":{}", i ? "," : "", f.t.events[i].first, f.t.events[i].second);
-    }
-    out += fmt::format(
-        "}},\"consumed\":{{\"arp\":{},\"nd\":{}}},\"accounting\":{{\"rx\":{},\"tx\":{},\"drops\":{},"
-        "\"consumed\":{},\"balanced\":{}}}}}",
-        f.arp, f.nd, f.t.rx(), f.t.tx(), f.drops(), f.consumed(), f.balanced() ? "true" : "false");
+      return fmt::format("\"file\":{}", cap >= 0 ? fmt::format("\"{}\"", captures_[static_cast<size_t>(cap)].writer->path())
+                                                : std::string("null"));
+    });
   }
   return out + "]}";
 }

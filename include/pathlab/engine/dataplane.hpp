@@ -17,6 +17,7 @@ struct rte_rcu_qsbr;
 #include "pathlab/engine/clock.hpp"
 #include "pathlab/control/control.hpp"
 #include "pathlab/router/router.hpp"
+#include "pathlab/stats/stats.hpp"
 
 namespace pathlab {
 
@@ -39,20 +40,6 @@ struct Worker {
   TscClock clock;
 };
 
-// Counters summed over every worker and the control path.
-struct PortTotals {
-  uint64_t rx_pkts = 0, rx_bytes = 0, tx_pkts = 0, tx_bytes = 0, ctrl_tx_pkts = 0;
-};
-struct RouterTotals {
-  std::vector<PortTotals> ports;
-  std::vector<std::pair<std::string, uint64_t>> drops;   // every named reason, router's and stages'
-  std::vector<std::pair<std::string, uint64_t>> events;  // router events and stage actions
-  uint64_t consumed = 0;
-  uint64_t rx() const;
-  uint64_t tx() const;
-  uint64_t dropped() const;
-};
-
 // Router construction shared by the live dataplane and offline replay (pathlab replay).
 // A router for cfg.routers[ri] with `slots` counter sets, its ports' names, addresses and MTUs
 // filled in; each port's kind, MAC and link-local address are the caller's (see init_port_mac).
@@ -73,8 +60,6 @@ void install_routes(Router& r, const RouterConfig& rc);
 // qsbr: the RCU variable shared tables reclaim through (null: one thread, no reclamation delay).
 void install_chains(Router& r, const RouterConfig& rc, unsigned workers, int as_worker = -1,
                     rte_rcu_qsbr* qsbr = nullptr);
-// Counters summed over every counter slot, stage counters over the first `workers` chains.
-RouterTotals router_totals(const Router& r, unsigned workers);
 
 class Dataplane {
  public:
@@ -103,7 +88,8 @@ class Dataplane {
   Worker& worker(unsigned i) { return *workers_[i]; }
   rte_mempool* pool() const { return pool_; }
   RouterTotals totals(const Router& r) const;
-  std::string summary_json(double seconds) const;
+  std::vector<RouterTotals> totals() const;
+  std::string summary_json(double seconds) const { return pathlab::summary_json(totals(), seconds); }
 
  private:
   [[gnu::cold]] void setup_mempool();
@@ -127,6 +113,7 @@ class Dataplane {
   std::vector<uint16_t> eth_ports_;
   std::atomic<bool> stop_{false};
   bool started_ = false;
+  bool started_once_ = false;  // the telemetry source points here
   std::vector<RouterTotals> last_;
 };
 

@@ -1,0 +1,254 @@
+#include "pathlab/stats/stats.hpp"
+
+#include <cctype>
+#include <mutex>
+
+#include <fmt/format.h>
+#include <rte_telemetry.h>
+
+#include "pathlab/router/router.hpp"
+
+namespace pathlab {
+
+uint64_t RouterTotals::rx() const {
+  uint64_t s = 0;
+  for (const auto& p : ports) s += p.rx_pkts;
+  return s;
+}
+uint64_t RouterTotals::tx() const {
+  uint64_t s = 0;
+  for (const auto& p : ports) s += p.tx_pkts;
+  return s;
+}
+uint64_t RouterTotals::dropped() const {
+  uint64_t s = 0;
+  for (const auto& d : drops) s += d.second;
+  return s;
+}
+uint64_t RouterTotals::drop(std::string_view name) const {
+  for (const auto& [k, v] : drops) {
+    if (k == name) return v;
+  }
+  return 0;
+}
+uint64_t RouterTotals::event(std::string_view name) const {
+  for (const auto& [k, v] : events) {
+    if (k == name) return v;
+  }
+  return 0;
+}
+
+RouterTotals router_totals(const Router& r, unsigned nworkers) {
+  RouterTotals t;
+  t.id = r.id;
+  t.asn = r.asn;
+  for (const auto& p : r.ports) t.port_names.push_back(p.name);
+  t.ports.resize(r.ports.size());
+  const size_t nd = static_cast<size_t>(Drop::Count);
+  std::vector<uint64_t> drops(nd, 0), events(static_cast<size_t>(Event::Count), 0);
+  for (const RouterWorker& rw : r.workers) {
+    for (size_t i = 0; i < r.ports.size(); ++i) {
+      t.ports[i].rx_pkts += load(rw.ports[i].rx_pkts);
+      t.ports[i].rx_bytes += load(rw.ports[i].rx_bytes);
+      t.ports[i].tx_pkts += load(rw.ports[i].tx_pkts);
+      t.ports[i].tx_bytes += load(rw.ports[i].tx_bytes);
+      t.ports[i].ctrl_tx_pkts += load(rw.ports[i].ctrl_tx_pkts);
+    }
+    for (size_t i = 0; i < nd; ++i) drops[i] += load(rw.drops[i]);
+    for (size_t i = 0; i < events.size(); ++i) events[i] += load(rw.events[i]);
+    t.consumed += load(rw.consumed);
+  }
+  for (size_t i = 0; i < nd; ++i) t.drops.emplace_back(std::string(kDropDescs[i].name), drops[i]);
+  for (size_t i = 0; i < events.size(); ++i) {
+    t.events.emplace_back(std::string(kEventDescs[i].name), events[i]);
+  }
+  // Stage counters: the same stage summed over workers, under its path.
+  for (size_t pi = 0; pi < r.ports.size(); ++pi) {
+    for (int egress = 0; egress < 2; ++egress) {
+      auto chain_of = [&](unsigned w) -> const Chain& {
+        return egress ? r.workers[w].egress[pi] : r.workers[w].ingress[pi];
+      };
+      const Chain& first = chain_of(0);
+      for (size_t si = 0; si < first.stages().size(); ++si) {
+        const Stage& s0 = *first.stages()[si];
+        const std::string prefix = fmt::format("{}.{}.{}.{}.", r.id, r.ports[pi].name,
+                                               egress ? "egress" : "ingress", s0.name());
+        auto sum = [&](auto value) {
+          uint64_t v = 0;
+          for (unsigned w = 0; w < nworkers; ++w) v += value(*chain_of(w).stages()[si]);
+          return v;
+        };
+        for (size_t k = 0; k < s0.drop_descs().size(); ++k) {
+          t.drops.emplace_back(prefix + std::string(s0.drop_descs()[k].name),
+                               sum([k](const Stage& s) { return s.drop_count(k); }));
+        }
+        for (size_t k = 0; k < s0.action_descs().size(); ++k) {
+          t.events.emplace_back(prefix + std::string(s0.action_descs()[k].name),
+                                sum([k](const Stage& s) { return s.action_count(k); }));
+        }
+        if (s0.holds()) {
+          const uint64_t in = sum([](const Stage& s) { return s.held_count(); });
+          const uint64_t out = sum([](const Stage& s) { return s.released_count(); });
+          t.events.emplace_back(prefix + "held", in);
+          t.events.emplace_back(prefix + "released", out);
+          t.held += in - out;
+        }
+      }
+    }
+  }
+  return t;
+}
+
+namespace {
+
+std::string counters_json(const std::vector<std::pair<std::string, uint64_t>>& cs) {
+  std::string out = "{";
+  for (size_t i = 0; i < cs.size(); ++i) {
+    out += fmt::format("{}\"{}\":{}", i ? "," : "", cs[i].first, cs[i].second);
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+std::string router_json(const RouterTotals& t, const PortJsonExtra& extra) {
+  std::string out = fmt::format("{{\"id\":\"{}\",\"asn\":{},\"ports\":[", t.id, t.asn);
+  for (size_t pi = 0; pi < t.ports.size(); ++pi) {
+    const PortTotals& p = t.ports[pi];
+    const std::string more = extra ? extra(pi) : std::string();
+    out += fmt::format(
+        "{}{{\"name\":\"{}\",\"rx_packets\":{},\"rx_bytes\":{},\"tx_packets\":{},\"tx_bytes\":{},"
+        "\"ctrl_tx_packets\":{}{}{}}}",
+        pi ? "," : "", t.port_names[pi], p.rx_pkts, p.rx_bytes, p.tx_pkts, p.tx_bytes,
+        p.ctrl_tx_pkts, more.empty() ? "" : ",", more);
+  }
+  out += fmt::format("],\"drops\":{},\"events\":{},\"consumed\":{},\"held\":{}", counters_json(t.drops),
+                     counters_json(t.events), t.consumed, t.held);
+  if (!t.consumed_by.empty()) out += fmt::format(",\"consumed_by\":{}", counters_json(t.consumed_by));
+  out += fmt::format(
+      ",\"accounting\":{{\"rx\":{},\"tx\":{},\"drops\":{},\"consumed\":{},\"held\":{},"
+      "\"balanced\":{}}}}}",
+      t.rx(), t.tx(), t.dropped(), t.consumed, t.held, t.balanced() ? "true" : "false");
+  return out;
+}
+
+std::string summary_json(const std::vector<RouterTotals>& routers, double seconds) {
+  std::string out = fmt::format("{{\"pathlab\":\"summary\",\"seconds\":{:.3f},\"routers\":[", seconds);
+  for (size_t i = 0; i < routers.size(); ++i) out += (i ? "," : "") + router_json(routers[i]);
+  return out + "]}";
+}
+
+std::string stats_line(const std::vector<RouterTotals>& now, const std::vector<RouterTotals>& last,
+                       double interval_s) {
+  std::string line = "stats";
+  for (size_t ri = 0; ri < now.size() && ri < last.size(); ++ri) {
+    const RouterTotals& t = now[ri];
+    for (size_t pi = 0; pi < t.ports.size(); ++pi) {
+      const double rx = static_cast<double>(t.ports[pi].rx_pkts - last[ri].ports[pi].rx_pkts) / interval_s;
+      const double tx = static_cast<double>(t.ports[pi].tx_pkts - last[ri].ports[pi].tx_pkts) / interval_s;
+      line += fmt::format(" {}.{} rx={:.0f}pps tx={:.0f}pps", t.id, t.port_names[pi], rx, tx);
+    }
+    line += fmt::format(" {}.drops={}", t.id, t.dropped() - last[ri].dropped());
+    if (t.held != 0) line += fmt::format(" {}.held={}", t.id, t.held);
+  }
+  return line;
+}
+
+// ---- telemetry ------------------------------------------------------------------------------
+
+namespace {
+
+std::mutex g_lock;
+std::function<std::vector<RouterTotals>()> g_source;
+
+// DPDK 22.11 telemetry takes only [A-Za-z0-9_/] in dict keys.
+std::string tel_key(std::string_view name) {
+  std::string k(name);
+  for (char& c : k) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '/') c = '_';
+  }
+  return k;
+}
+
+bool snapshot(std::vector<RouterTotals>& out) {
+  std::lock_guard<std::mutex> g(g_lock);
+  if (!g_source) return false;
+  out = g_source();
+  return true;
+}
+
+int tel_ports(const char*, const char*, rte_tel_data* d) {
+  std::vector<RouterTotals> all;
+  if (!snapshot(all)) return -1;
+  rte_tel_data_start_dict(d);
+  for (const RouterTotals& t : all) {
+    rte_tel_data* rd = rte_tel_data_alloc();
+    rte_tel_data_start_dict(rd);
+    for (size_t i = 0; i < t.ports.size(); ++i) {
+      rte_tel_data* c = rte_tel_data_alloc();
+      rte_tel_data_start_dict(c);
+      rte_tel_data_add_dict_u64(c, "rx_packets", t.ports[i].rx_pkts);
+      rte_tel_data_add_dict_u64(c, "rx_bytes", t.ports[i].rx_bytes);
+      rte_tel_data_add_dict_u64(c, "tx_packets", t.ports[i].tx_pkts);
+      rte_tel_data_add_dict_u64(c, "tx_bytes", t.ports[i].tx_bytes);
+      rte_tel_data_add_dict_u64(c, "ctrl_tx_packets", t.ports[i].ctrl_tx_pkts);
+      rte_tel_data_add_dict_container(rd, tel_key(t.port_names[i]).c_str(), c, 0);
+    }
+    rte_tel_data_add_dict_container(d, tel_key(t.id).c_str(), rd, 0);
+  }
+  return 0;
+}
+
+// One dict per router from a list of counters; `only_stages` keeps the dotted stage paths (without
+// the router prefix), else the router's own names.
+int tel_counters(rte_tel_data* d, bool drops, bool events, bool with_totals) {
+  std::vector<RouterTotals> all;
+  if (!snapshot(all)) return -1;
+  rte_tel_data_start_dict(d);
+  for (const RouterTotals& t : all) {
+    rte_tel_data* c = rte_tel_data_alloc();
+    rte_tel_data_start_dict(c);
+    auto add = [&](const auto& list) {
+      for (const auto& [name, v] : list) {
+        std::string_view n = name;
+        if (n.substr(0, t.id.size() + 1) == t.id + ".") n.remove_prefix(t.id.size() + 1);
+        rte_tel_data_add_dict_u64(c, tel_key(n).c_str(), v);
+      }
+    };
+    if (drops) add(t.drops);
+    if (events) add(t.events);
+    if (with_totals) {
+      rte_tel_data_add_dict_u64(c, "consumed", t.consumed);
+      rte_tel_data_add_dict_u64(c, "held", t.held);
+    }
+    rte_tel_data_add_dict_container(d, tel_key(t.id).c_str(), c, 0);
+  }
+  return 0;
+}
+
+int tel_drops(const char*, const char*, rte_tel_data* d) { return tel_counters(d, true, false, true); }
+int tel_stages(const char*, const char*, rte_tel_data* d) { return tel_counters(d, false, true, false); }
+int tel_all(const char*, const char*, rte_tel_data* d) { return tel_counters(d, true, true, true); }
+
+}  // namespace
+
+void set_telemetry_source(std::function<std::vector<RouterTotals>()> source) {
+  {
+    std::lock_guard<std::mutex> g(g_lock);
+    g_source = std::move(source);
+  }
+  static bool registered = false;
+  if (!registered) {
+    registered = true;
+    rte_telemetry_register_cmd("/pathlab/ports", tel_ports,
+                               "Per-port packet and byte counters. Takes no parameters");
+    rte_telemetry_register_cmd("/pathlab/drops", tel_drops,
+                               "Per-router drops by reason, consumed and held. Takes no parameters");
+    rte_telemetry_register_cmd("/pathlab/stages", tel_stages,
+                               "Per-router events and stage actions. Takes no parameters");
+    rte_telemetry_register_cmd("/pathlab/counters", tel_all,
+                               "Every counter of every router by path. Takes no parameters");
+  }
+}
+
+}  // namespace pathlab
