@@ -155,11 +155,11 @@ TEST(Forward, ThroughStageChains) {
   for (const auto& f : out) EXPECT_TRUE(same_frame(f, frame("fwd4_udp", "out")));
   EXPECT_EQ(lab.tx(P2).size(), 0u);
   const Counts d = lab.delta({});
-  EXPECT_EQ(d.at("event:p0.ingress[0].packets"), 3u);
-  EXPECT_EQ(d.at("event:p0.ingress[0].bytes"), 2 * to_p1.size() + to_p2.size());
-  EXPECT_EQ(d.at("event:p1.egress[0].packets"), 2u);
-  EXPECT_EQ(d.at("event:p2.egress[0].packets"), 1u);
-  EXPECT_EQ(d.at("drop:p2.egress[1].configured"), 1u);
+  EXPECT_EQ(d.at("event:r1.p0.ingress.count.packets"), 3u);
+  EXPECT_EQ(d.at("event:r1.p0.ingress.count.bytes"), 2 * to_p1.size() + to_p2.size());
+  EXPECT_EQ(d.at("event:r1.p1.egress.count.packets"), 2u);
+  EXPECT_EQ(d.at("event:r1.p2.egress.count.packets"), 1u);
+  EXPECT_EQ(d.at("drop:r1.p2.egress.drop.configured"), 1u);
   EXPECT_EQ(d.at("tx"), 2u);
   EXPECT_TRUE(lab.balanced());
   EXPECT_EQ(lab.in_use(), 0u);
