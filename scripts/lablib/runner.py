@@ -19,6 +19,7 @@ import tempfile
 import time
 
 from . import topology as T
+from .summary import parse_summary, print_summary
 from .yamlpos import TopologyError
 
 PY = "/usr/bin/python3"
@@ -55,13 +56,15 @@ def warn(msg):
 # --------------------------------------------------------------------------
 # commands and processes
 
-def run(cmd, ns=None, check=True, timeout=30, quiet=False):
+def run(cmd, ns=None, check=True, timeout=30, input=None):
+    """Run cmd (a list), in namespace ns if given; a failure or timeout is a LabFailure."""
     full = (["ip", "netns", "exec", ns] if ns else []) + [str(c) for c in cmd]
     try:
-        cp = subprocess.run(full, capture_output=True, text=True, timeout=timeout,
-                            stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise LabFailure(f"timed out after {timeout}s: {' '.join(full)}") from None
+        cp = subprocess.run(full, capture_output=True, text=True, timeout=timeout, input=input,
+                            stdin=subprocess.DEVNULL if input is None else None)
+    except subprocess.TimeoutExpired as e:
+        raise LabFailure(f"timed out after {timeout}s: {' '.join(full)}\n"
+                         f"stdout: {e.stdout}\nstderr: {e.stderr}") from None
     if check and cp.returncode != 0:
         raise LabFailure(f"command failed ({cp.returncode}): {' '.join(full)}\n"
                          f"{(cp.stdout + cp.stderr).strip()}")
@@ -158,19 +161,23 @@ def pipeline_dirs(t):
 # --------------------------------------------------------------------------
 # topology and lab resolution
 
-def topology_path(arg):
+def topology_path(arg, dirs=()):
+    """A topology file: arg itself, else NAME[.yaml] in dirs, then in topologies/."""
     if os.path.isfile(arg):
         return os.path.abspath(arg)
-    cand = os.path.join(REPO, "topologies", arg + ("" if arg.endswith(".yaml") else ".yaml"))
-    if os.path.isfile(cand):
-        return cand
+    fn = arg + ("" if arg.endswith(".yaml") else ".yaml")
+    for d in list(dirs) + [os.path.join(REPO, "topologies")]:
+        cand = os.path.join(d, fn)
+        if os.path.isfile(cand):
+            return os.path.abspath(cand)
     return None
 
 
-def load_topology(arg):
-    path = topology_path(arg)
+def load_topology(arg, dirs=()):
+    path = topology_path(arg, dirs)
     if path is None:
-        raise LabFailure(f"no topology '{arg}' (not a file, and no topologies/{arg}.yaml)")
+        where = ", ".join(list(dirs) + ["topologies/"])
+        raise LabFailure(f"no topology '{arg}' (not a file, and not in {where})")
     return T.parse_file(path)
 
 
@@ -306,12 +313,14 @@ def validate_rendered(t, rendered, binary):
 # up
 
 class Up:
-    def __init__(self, t, lab, binary, verbose=False):
+    def __init__(self, t, lab, binary, verbose=False, owner=None):
         self.t = t
         self.lab = lab
         self.binary = binary
         self.verbose = verbose
+        self.owner = owner       # pid of a test that owns the lab (lab.Lab); None for the CLI
         self.state = None
+        self.prepared = None
 
     def log(self, msg):
         if self.verbose:
@@ -334,12 +343,17 @@ class Up:
             return lab_id
         raise LabFailure("no free lab id")
 
+    def render(self, lab_id, fp):
+        """The checked pathlab config for this lab instance: (tag, eal, rendered)."""
+        tag, eal, rendered = rendered_for(self.t, self.lab, lab_id, fp)
+        validate_rendered(self.t, rendered, self.binary)
+        return tag, eal, rendered
+
     def prepare(self):
         """Everything that can fail without creating anything."""
         lab_id = self.pick_id()
         fp = f"pllab-{self.lab}-{lab_id}"
-        tag, eal, rendered = rendered_for(self.t, self.lab, lab_id, fp)
-        validate_rendered(self.t, rendered, self.binary)
+        tag, eal, rendered = self.render(lab_id, fp)
         netns, links = existing_netns(), existing_links()
         for h in self.t.hosts.values():
             if h.ns in netns:
@@ -351,7 +365,47 @@ class Up:
                                      "--stats-interval", str(self.t.process["stats_interval"])]
         for d in pipeline_dirs(self.t):
             cmd += ["--pipelines", d]
-        return lab_id, fp, tag, cmd, rendered
+        self.prepared = (lab_id, fp, tag, cmd, rendered)
+        return self.prepared
+
+    def bring_up(self, timeout=30.0):
+        """After prepare(): record and build everything, start pathlab, wait until every
+        router port answers its host.  On failure the state is left for abort()."""
+        lab_id, fp, tag, cmd, rendered = self.prepared
+        self.create_state_dir(lab_id, fp, tag, cmd)
+        self.build()
+        pid = self.launch(rendered)
+        self.wait_ready(timeout)
+        self.state.set(phase="up", runner_pid=None, up_at=time.time())
+        return pid
+
+    def abort(self):
+        """Tear down what a failed bring_up() created; returns the archived state dir."""
+        if self.state is None:
+            return None
+        teardown(self.state.data, quiet=True)
+        return self.state.data.get("archived")
+
+    def stop(self):
+        """Stop pathlab, keep the lab: (summary, exit record, pids killed after 15 s)."""
+        _, forced = stop_pathlab(self.state.data)
+        sdir = self.state.data["state_dir"]
+        return parse_summary(os.path.join(sdir, "pathlab.stdout")), read_rc(sdir), forced
+
+    def relaunch(self, rendered, timeout=30.0):
+        """After stop(): start pathlab again (the last run's output stays as pathlab.std*.N)."""
+        sdir = self.state.data["state_dir"]
+        n = self.state.data.get("runs", 1)
+        for fn in ("pathlab.stdout", "pathlab.stderr", "pathlab.yaml"):
+            if os.path.exists(os.path.join(sdir, fn)):
+                os.replace(os.path.join(sdir, fn), os.path.join(sdir, f"{fn}.{n}"))
+        for fn in ("pathlab.rc", "pathlab.pid"):
+            if os.path.exists(os.path.join(sdir, fn)):
+                os.unlink(os.path.join(sdir, fn))
+        self.state.set(runs=n + 1, pathlab_pid=None, supervisor_pid=None)
+        pid = self.launch(rendered)
+        self.wait_ready(timeout)
+        return pid
 
     def create_state_dir(self, lab_id, fp, tag, cmd):
         os.makedirs(STATE_ROOT, exist_ok=True)
@@ -367,6 +421,7 @@ class Up:
         self.state = State({
             "lab": self.lab, "id": lab_id, "tag": tag, "topology": os.path.abspath(self.t.file),
             "state_dir": sdir, "file_prefix": fp, "runner_pid": os.getpid(),
+            "owner_pid": self.owner,
             "phase": "building", "created_at": time.time(), "netns": [], "veths": [],
             "pathlab_pid": None, "supervisor_pid": None, "cmd": cmd, "config": cfg,
             "hosts": {h.name: h.ns for h in self.t.hosts.values()},
@@ -513,7 +568,7 @@ def cmd_up(args):
     lab = check_lab_name(args.name or t.name)
     binary = find_pathlab(args.bin)
     u = Up(t, lab, binary, verbose=args.verbose)
-    lab_id, fp, tag, cmd, rendered = u.prepare()
+    lab_id = u.prepare()[0]
     # from here on, anything created is recorded and removed on failure
     old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
 
@@ -524,13 +579,8 @@ def cmd_up(args):
         signal.signal(s, on_signal)
     t0 = time.monotonic()
     try:
-        u.create_state_dir(lab_id, fp, tag, cmd)
-        say(f"lab {lab}: bringing up {shown(t.file)} (id {lab_id}, state "
-            f"{u.state.data['state_dir']})")
-        u.build()
-        pid = u.launch(rendered)
-        u.wait_ready(args.timeout)
-        u.state.set(phase="up", runner_pid=None, up_at=time.time())
+        say(f"lab {lab}: bringing up {shown(t.file)} (id {lab_id}, state {state_dir(lab)})")
+        pid = u.bring_up(args.timeout)
     except (Exception, Interrupted) as e:
         for s in old:
             signal.signal(s, signal.SIG_IGN)
@@ -538,9 +588,9 @@ def cmd_up(args):
         warn(f"up {lab} {what}")
         if u.state is not None:
             warn("tearing down what was created")
-            teardown(u.state.data, quiet=True)
-            if u.state.data.get("archived"):
-                warn(f"logs kept in {u.state.data['archived']}")
+            kept = u.abort()
+            if kept:
+                warn(f"logs kept in {kept}")
         return 130 if isinstance(e, Interrupted) else 1
     for s, h in old.items():
         signal.signal(s, h)
@@ -729,35 +779,6 @@ def archive_state(st, summary):
     return dest
 
 
-def parse_summary(path):
-    try:
-        with open(path, errors="replace") as f:
-            lines = [ln.strip() for ln in f if ln.strip()]
-    except OSError:
-        return None
-    for ln in reversed(lines[-5:]):
-        if ln.startswith("{"):
-            try:
-                s = json.loads(ln)
-            except ValueError:
-                continue
-            if s.get("pathlab") == "summary":
-                return s
-    return None
-
-
-def print_summary(summary):
-    for r in summary.get("routers", []):
-        acc = r.get("accounting", {})
-        nz = {k: v for k, v in r.get("drops", {}).items() if v}
-        say(f"  {r.get('id')}: rx={acc.get('rx')} tx={acc.get('tx')} drops={acc.get('drops')} "
-            f"consumed={acc.get('consumed')} balanced={acc.get('balanced')}"
-            + (f" drops: {nz}" if nz else ""))
-        for p in r.get("ports", []):
-            say(f"      {p.get('name'):<10} rx {p.get('rx_packets')} pkts {p.get('rx_bytes')} B"
-                f"   tx {p.get('tx_packets')} pkts {p.get('tx_bytes')} B")
-
-
 def cmd_down(args):
     if args.all:
         targets = labs()
@@ -799,7 +820,7 @@ def cmd_down(args):
         say(f"lab {lab} is down ({len(st.get('netns', []))} namespace(s), "
             f"{len(st.get('veths', []))} veth(s) removed)")
         if summary is not None:
-            print_summary(summary)
+            print_summary(summary, say)
             say(json.dumps(summary, separators=(",", ":")))
         elif st.get("phase") == "up":
             warn(f"lab {lab}: no JSON summary from pathlab")
@@ -873,6 +894,29 @@ def run_check(c, ns):
     return not why, why, cp.stdout, cp.stderr, time.monotonic() - t0
 
 
+def run_checks(t, hosts, verbose=False):
+    """Run topology t's checks (names assigned) in hosts {name: netns}; say PASS/FAIL for
+    each; return the number that failed."""
+    fails = 0
+    for c in t.checks:
+        if c.host not in hosts:
+            ok, why, out, err, dt = False, [f"the lab has no host {c.host}"], "", "", 0.0
+        else:
+            ok, why, out, err, dt = run_check(c, hosts[c.host])
+        say(f"{'PASS' if ok else 'FAIL'} {c.name} ({dt:.1f}s)"
+            + ("" if ok else ": " + "; ".join(why)))
+        if not ok:
+            fails += 1
+            say(f"     {c.host}$ {c.run}")
+            for ln in (out + err).rstrip().splitlines()[-15:]:
+                say(f"     | {ln}")
+        elif verbose:
+            for ln in out.rstrip().splitlines():
+                say(f"     | {ln}")
+    say(f"{len(t.checks) - fails}/{len(t.checks)} checks passed")
+    return fails
+
+
 def cmd_check(args):
     lab = resolve_running_lab(args.lab, args.name)
     st = read_state(lab)
@@ -890,24 +934,7 @@ def cmd_check(args):
     dead = read_rc(sdir)
     if dead is not None:
         warn(f"pathlab is not running {describe_rc(dead)}\n{crash_report(sdir)}")
-    hosts = st.get("hosts", {})
-    fails = 0
-    for c in t.checks:
-        if c.host not in hosts:
-            ok, why, out, err, dt = False, [f"lab {lab} has no host {c.host}"], "", "", 0.0
-        else:
-            ok, why, out, err, dt = run_check(c, hosts[c.host])
-        say(f"{'PASS' if ok else 'FAIL'} {c.name} ({dt:.1f}s)"
-            + ("" if ok else ": " + "; ".join(why)))
-        if not ok:
-            fails += 1
-            say(f"     {c.host}$ {c.run}")
-            for ln in (out + err).rstrip().splitlines()[-15:]:
-                say(f"     | {ln}")
-        elif args.verbose:
-            for ln in out.rstrip().splitlines():
-                say(f"     | {ln}")
-    say(f"{len(t.checks) - fails}/{len(t.checks)} checks passed")
+    fails = run_checks(t, st.get("hosts", {}), args.verbose)
     if read_rc(sdir) is not None and dead is None:
         warn(f"pathlab exited during the checks {describe_rc(read_rc(sdir))}\n"
              + crash_report(sdir))

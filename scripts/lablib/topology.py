@@ -503,6 +503,19 @@ def _pair(link, f, key, fam, net):
     return out
 
 
+def _address_ends(node, f, nets, ends):
+    """Both ends' addresses of a router-router or host-host link (net4/net6, ip4/ip6)."""
+    nn = _nets(f, nets)
+    for fam in (4, 6):
+        a, b = _pair(node, f, f"ip{fam}", fam, nn[fam])
+        if a is None:
+            continue
+        if nn[fam] is None:
+            nets.append((a.network, f[f"ip{fam}"]))
+        for end, addr in zip(ends, (a, b)):
+            (end.ip4 if fam == 4 else end.ip6).append(addr)
+
+
 def _parse_link(t, node, i, nets):
     if not node.is_map():
         node.fail("expected a link: {host:, router:, ...}, {routers: [..]} or {hosts: [..]}")
@@ -576,15 +589,7 @@ def _parse_rlink(t, node, i, nets):
         if not NAME_RE.match(pname):
             e.fail(f"invalid port name '{pname}'")
         ports.append(_new_port(t, t.routers[rid], pname, e, f"links[{i}]"))
-    nn = _nets(f, nets)
-    for fam in (4, 6):
-        a, b = _pair(node, f, f"ip{fam}", fam, nn[fam])
-        if a is None:
-            continue
-        if nn[fam] is None:
-            nets.append((a.network, f[f"ip{fam}"]))
-        (ports[0].ip4 if fam == 4 else ports[0].ip6).append(a)
-        (ports[1].ip4 if fam == 4 else ports[1].ip6).append(b)
+    _address_ends(node, f, nets, ports)
     name = _name(f["name"], "link") if "name" in f else f"{ports[0].router.id}-{ports[1].router.id}"
     used = {l.name for l in t.rlinks}
     if name in used:
@@ -616,15 +621,7 @@ def _parse_hhlink(t, node, i, nets):
     if parsed[0][1] == parsed[1][1]:
         ends[1].fail("a host-host link joins two different hosts")
     ifs = [_new_hostif(t, t.hosts[h], sub, e) for (_, h, sub), e in zip(parsed, ends)]
-    nn = _nets(f, nets)
-    for fam in (4, 6):
-        a, b = _pair(node, f, f"ip{fam}", fam, nn[fam])
-        if a is None:
-            continue
-        if nn[fam] is None:
-            nets.append((a.network, f[f"ip{fam}"]))
-        (ifs[0].ip4 if fam == 4 else ifs[0].ip6).append(a)
-        (ifs[1].ip4 if fam == 4 else ifs[1].ip6).append(b)
+    _address_ends(node, f, nets, ifs)
     if "mtu" in f:
         m = f["mtu"].int(68, 9216)
         ifs[0].mtu = ifs[1].mtu = m
@@ -893,6 +890,26 @@ def _flow(v):
     return json.dumps(v, default=str)
 
 
+def _stage_items(p, sl):
+    """[(stage entry, Node it came from)]: from the topology, or set by set_stages()."""
+    if isinstance(sl, list):
+        return [(v, p.node) for v in sl]
+    if sl is None or sl.is_null():
+        return []
+    return [(st.value, st) for st in sl.items()]
+
+
+def set_stages(t, ref, stages):
+    """Replace the stage list "ROUTER.PORT.ingress" (or .egress) by `stages`, plain values
+    as in a topology (e.g. [{"stage": "ecn", "ip": "bleach"}]); pathlab --validate checks them."""
+    rid, _, rest = ref.partition(".")
+    pname, _, d = rest.partition(".")
+    p = t.routers[rid].ports.get(pname) if rid in t.routers else None
+    if p is None or d not in ("ingress", "egress"):
+        raise KeyError(f"no stage list {ref!r} (ROUTER.PORT.ingress or ROUTER.PORT.egress)")
+    setattr(p, d, list(stages))
+
+
 def render(t, header=()):
     """The pathlab YAML for topology t (after assign_names)."""
     q = _flow
@@ -925,14 +942,12 @@ def render(t, header=()):
             if p.queues is not None:
                 out.add(f"        queues: {p.queues}", p.node)
             for key, sl in (("ingress", p.ingress), ("egress", p.egress)):
-                if sl is None or sl.is_null():
-                    continue
-                items = sl.items()
+                items = _stage_items(p, sl)
                 if not items:
                     continue
-                out.add(f"        {key}:", sl)
-                for st in items:
-                    out.add(f"          - {q(st.value)}", st)
+                out.add(f"        {key}:", items[0][1])
+                for value, node in items:
+                    out.add(f"          - {q(value)}", node)
         routes = [(x, "") for x in r.routes] + [(x, "  # auto") for x in r.auto_routes]
         if routes:
             out.add("    routes:")
