@@ -1,9 +1,18 @@
-"""Helpers for the middlebox namespace tests: small TCP/UDP servers and clients run inside the
-lab's hosts with Debian's python3, and readers for the router's stage counters."""
+"""Helpers for the middlebox namespace tests (PATHspider style): a small TCP server and client
+run inside the lab's hosts with Debian's python3, readers for captured TCP segments, and the
+router's stage counters by name (lablib.summary.stage_counter)."""
 import json
+import os
 import subprocess
+import sys
 
-import lab as L
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from lablib.lab import PY, LabFailure, log  # noqa: E402
+from lablib import summary  # noqa: E402
+
+# A stage counter by name: stage_counter(summary, "r1.p0.ingress.ecn.bleached"), or the pieces
+# stage_counter(summary, "r1", "p0", "ingress", "ecn", "bleached").
+stage_counter = summary.stage_counter
 
 TCP_SERVER = r'''
 import socket, sys
@@ -57,12 +66,12 @@ class TcpServer:
         self.host, self.addr, self.port = host, addr, port
 
     def __enter__(self):
-        self.proc = self.host.popen([L.PY, "-c", TCP_SERVER, self.addr, self.port],
+        self.proc = self.host.popen([PY, "-c", TCP_SERVER, self.addr, self.port],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if line.strip() != "listening":
             self.proc.kill()
-            raise L.LabError(f"tcp server did not start: {line!r} {self.proc.stderr.read()}")
+            raise LabFailure(f"tcp server did not start: {line!r} {self.proc.stderr.read()}")
         return self
 
     def __exit__(self, *exc):
@@ -73,20 +82,10 @@ class TcpServer:
 
 def tcp_connect(host, addr, port, timeout=5.0):
     """Connect, send, read the answer; returns {"ok": bool, "connect_s": ..., "error": ...}."""
-    cp = host.run([L.PY, "-c", TCP_CLIENT, addr, port, timeout], timeout=timeout + 10)
+    cp = host.run([PY, "-c", TCP_CLIENT, addr, port, timeout], timeout=timeout + 10)
     r = json.loads(cp.stdout.strip().splitlines()[-1])
-    L.log(f"{host.name}: tcp {addr}:{port}: {r}")
+    log(f"{host.name}: tcp {addr}:{port}: {r}")
     return r
-
-
-def stage_counter(summary, rid, key):
-    """A stage counter ("p0.ingress[0].bleached") from the summary's events or drops."""
-    r = L.router_summary(summary, rid)
-    for table in ("events", "drops"):
-        if key in r.get(table, {}):
-            return r[table][key]
-    have = sorted(k for t in ("events", "drops") for k in r.get(t, {}) if "[" in k)
-    raise L.LabError(f"{rid}: no stage counter {key!r}; have {have}")
 
 
 def tcp_segments(pkts, flags=None, dport=None, sport=None):

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""DSCP remarking with Linux stacks on both ends (client -- r1 -- server), IPv4 and IPv6:
+"""DSCP remarking with Linux stacks on both ends (client -- r1 -- server,
+topologies/mb-dscp.yaml), IPv4 and IPv6:
 the server reads the rewritten DSCP of the client's datagrams (IP_RECVTOS / IPV6_RECVTCLASS),
 and the client reads the server's marks rewritten on the way back. ECN bits are kept."""
 import json
@@ -7,9 +8,10 @@ import os
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lab as L  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import mbtools as M  # noqa: E402
+from lablib import summary as S  # noqa: E402
+from lablib.lab import PY, Lab, log, main  # noqa: E402
 
 # Echo server: answers each datagram with the ToS it arrived with, marked with its own ToS.
 SERVER = r'''
@@ -62,13 +64,13 @@ AF11, AF41, EF = 10, 34, 46
 
 
 def exchange(c, s, addr, port, client_tos, server_tos):
-    srv = s.popen([L.PY, "-c", SERVER, addr, port, server_tos],
+    srv = s.popen([PY, "-c", SERVER, addr, port, server_tos],
                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert srv.stdout.readline().strip() == "listening", srv.stderr.read()
-        cp = c.run([L.PY, "-c", CLIENT, addr, port, client_tos], timeout=20)
+        cp = c.run([PY, "-c", CLIENT, addr, port, client_tos], timeout=20)
         r = json.loads(cp.stdout.strip().splitlines()[-1])
-        L.log(f"{addr}: client sent {client_tos:#x}, server sent {server_tos:#x}: {r}")
+        log(f"{addr}: client sent {client_tos:#x}, server sent {server_tos:#x}: {r}")
         return r
     finally:
         srv.kill()
@@ -76,13 +78,9 @@ def exchange(c, s, addr, port, client_tos, server_tos):
 
 
 def test():
-    lab, r1, c, s = L.one_router("mbdscp")
-    p0, p1 = r1.port("p0"), r1.port("p1")
-    p0.ingress = ["{stage: dscp, action: {set: af41}, match: {proto: udp}}"]
-    p1.ingress = ["{stage: dscp, action: {map: {af11: ef}}}"]
-    with lab:
-        lab.start()
-        for i, addr in enumerate((p1.host_v4, p1.host_v6)):
+    with Lab("mb-dscp", near=__file__) as lab:
+        c, s = lab.host("client"), lab.host("server")
+        for i, addr in enumerate((lab.ip4("server"), lab.ip6("server"))):
             c.wait_ping(addr)
             # client: DSCP 0 with ECT(1); server: AF11 with ECT(0)
             r = exchange(c, s, addr, 7100 + i, 0x01, AF11 << 2 | 0x02)
@@ -93,12 +91,11 @@ def test():
             assert r["server_saw"] == AF41 << 2, r
             assert r["client_saw"] == AF41 << 2, r
 
-        summary = lab.stop()
-        L.check_accounting(summary)
-        L.check_no_checksum_drops(summary)
-        assert M.stage_counter(summary, "r1", "p0.ingress[0].set") >= 2
-        assert M.stage_counter(summary, "r1", "p1.ingress[0].mapped") >= 2
+        summary = lab.down()
+        S.check_no_checksum_drops(summary)
+        assert M.stage_counter(summary, "r1.p0.ingress.dscp.set") >= 2
+        assert M.stage_counter(summary, "r1.p1.ingress.dscp.mapped") >= 2
 
 
 if __name__ == "__main__":
-    L.main(test)
+    main(test)

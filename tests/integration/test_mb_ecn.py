@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""ECN through a mangling router, with Linux stacks on both ends (client -- r1 -- server):
+"""ECN through a mangling router, with Linux stacks on both ends (client -- r1 -- server,
+topologies/mb-ecn.yaml; pathlab restarted with other stages for each phase):
 
 - tcp: strip_syn_flags on the client side: the ECN-setup SYN reaches the server without ECE/CWR,
   the server answers without ECE, the connection works, ECN is not negotiated;
@@ -11,26 +12,26 @@
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lab as L  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import mbtools as M  # noqa: E402
+from lablib import summary as S  # noqa: E402
+from lablib.lab import Lab, main  # noqa: E402
 
 PORT = 7001
 
 
+def ecn(**kw):
+    """A stage list of one ecn stage, e.g. ecn(tcp="reflect")."""
+    return [dict(stage="ecn", **kw)]
+
+
 def test():
-    lab, r1, c, s = L.one_router("mbecn")
-    p0, p1 = r1.port("p0"), r1.port("p1")
-    with lab:
-        lab.build()
-        c.sysctl("net.ipv4.tcp_ecn", 1)
-        s.sysctl("net.ipv4.tcp_ecn", 1)
-        srv = p1.host_v4
+    with Lab("mb-ecn", near=__file__) as lab:
+        c, s = lab.host("client"), lab.host("server")
+        srv = lab.ip4("server")
         bpf = f"tcp port {PORT}"
 
-        # -- negotiation stripped on the way to the server
-        p0.ingress = ["{stage: ecn, tcp: strip_syn_flags}"]
-        lab.start()
+        # -- negotiation stripped on the way to the server (the topology's stage)
         c.wait_ping(srv)
         with M.TcpServer(s, srv, PORT), c.capture("eth0", bpf) as cc, s.capture("eth0", bpf) as sc:
             r = M.tcp_connect(c, srv, PORT)
@@ -43,9 +44,8 @@ def test():
         assert answer and all(M.ecn_flags(p) == 0 for p in answer), "server negotiated ECN"
 
         # -- ECN-setup SYNs black-holed
-        p0.ingress = ["{stage: ecn, tcp: drop_ecn_setup_syn}"]
-        summary = lab.restart()
-        assert M.stage_counter(summary, "r1", "p0.ingress[0].syn_flags_stripped") >= 1
+        summary = lab.restart({"r1.p0.ingress": ecn(tcp="drop_ecn_setup_syn")})
+        assert M.stage_counter(summary, "r1.p0.ingress.ecn.syn_flags_stripped") >= 1
         c.wait_ping(srv)
         c.sysctl("net.ipv4.tcp_ecn_fallback", 0)
         with M.TcpServer(s, srv, PORT), s.capture("eth0", bpf) as sc:
@@ -58,10 +58,8 @@ def test():
         assert syns and all(M.ecn_flags(p) == 0 for p in syns), [p.summary() for p in syns]
 
         # -- a reflecting box on the way back, towards a server without ECN
-        p0.ingress = []
-        p1.ingress = ["{stage: ecn, tcp: reflect}"]
-        summary = lab.restart()
-        assert M.stage_counter(summary, "r1", "p0.ingress[0].ecn_setup_syn") >= 2
+        summary = lab.restart({"r1.p0.ingress": [], "r1.p1.ingress": ecn(tcp="reflect")})
+        assert M.stage_counter(summary, "r1", "p0", "ingress", "ecn", "ecn_setup_syn") >= 2
         s.sysctl("net.ipv4.tcp_ecn", 0)
         c.wait_ping(srv)
         with M.TcpServer(s, srv, PORT), c.capture("eth0", bpf) as cc, s.capture("eth0", bpf) as sc:
@@ -74,9 +72,8 @@ def test():
 
         # -- ECN bleached on the way back: the server's ECT(0) never reaches the client
         s.sysctl("net.ipv4.tcp_ecn", 1)
-        p1.ingress = ["{stage: ecn, ip: bleach}"]
-        summary = lab.restart()
-        assert M.stage_counter(summary, "r1", "p1.ingress[0].reflected") >= 1
+        summary = lab.restart({"r1.p1.ingress": ecn(ip="bleach")})
+        assert M.stage_counter(summary, "r1.p1.ingress.ecn.reflected") >= 1
         c.wait_ping(srv)
         with M.TcpServer(s, srv, PORT), c.capture("eth0", bpf) as cc, s.capture("eth0", bpf) as sc:
             r = M.tcp_connect(c, srv, PORT)
@@ -87,11 +84,10 @@ def test():
         assert any(p[IP].tos & 3 == 2 for p in out), "server sent no ECT(0): ECN not negotiated"
         assert back and all(p[IP].tos & 3 == 0 for p in back), [hex(p[IP].tos) for p in back]
 
-        summary = lab.stop()
-        L.check_accounting(summary)
-        L.check_no_checksum_drops(summary)
-        assert M.stage_counter(summary, "r1", "p1.ingress[0].bleached") >= 1
+        summary = lab.down()
+        S.check_no_checksum_drops(summary)
+        assert M.stage_counter(summary, "r1.p1.ingress.ecn.bleached") >= 1
 
 
 if __name__ == "__main__":
-    L.main(test)
+    main(test)

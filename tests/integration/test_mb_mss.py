@@ -1,13 +1,14 @@
 #!/usr/bin/python3
-"""MSS clamping (client -- r1 -- server): the MSS option the server receives equals the clamp,
+"""MSS clamping (client -- r1 -- server, topologies/mb-mss.yaml): the MSS option the server receives equals the clamp,
 for IPv4 and IPv6, and the connection works; the server's SYN-ACK MSS is clamped on the way
 back too when the stage sits on both ports."""
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lab as L  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import mbtools as M  # noqa: E402
+from lablib import summary as S  # noqa: E402
+from lablib.lab import Lab, log, main  # noqa: E402
 
 
 def mss_of(p):
@@ -19,13 +20,9 @@ def mss_of(p):
 
 
 def test():
-    lab, r1, c, s = L.one_router("mbmss")
-    p0, p1 = r1.port("p0"), r1.port("p1")
-    p0.ingress = ["{stage: mss, clamp: 1200}"]
-    p1.ingress = ["{stage: mss, clamp: 1000}"]
-    with lab:
-        lab.start()
-        for i, addr in enumerate((p1.host_v4, p1.host_v6)):
+    with Lab("mb-mss", near=__file__) as lab:
+        c, s = lab.host("client"), lab.host("server")
+        for i, addr in enumerate((lab.ip4("server"), lab.ip6("server"))):
             port = 7300 + i
             c.wait_ping(addr)
             bpf = f"tcp port {port}"
@@ -40,11 +37,12 @@ def test():
             assert mss_of(got[0]) == 1200, f"server saw MSS {mss_of(got[0])}"
             back = M.tcp_segments(cc.packets(), M.SYNACK, sport=port)
             assert mss_of(back[0]) == 1000, f"client saw MSS {mss_of(back[0])}"
-            L.log(f"{addr}: client MSS {want} -> server saw 1200; server's -> client saw 1000")
-        summary = lab.stop()
-        L.check_accounting(summary)
-        L.check_no_checksum_drops(summary)
+            log(f"{addr}: client MSS {want} -> server saw 1200; server's -> client saw 1000")
+        summary = lab.down()
+        S.check_no_checksum_drops(summary)
+        assert M.stage_counter(summary, "r1.p0.ingress.mss.lowered") >= 2
+        assert M.stage_counter(summary, "r1.p1.ingress.mss.lowered") >= 2
 
 
 if __name__ == "__main__":
-    L.main(test)
+    main(test)

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""A mangling router stays a visible hop (client -- r1 =link= r2 -- server). r1 rewrites the
-DSCP and bleaches ECN on its client port's ingress. TTL-limited probes, tracebox style:
+"""A mangling router stays a visible hop (client -- r1 =link= r2 -- server,
+topologies/mb-quote.yaml). r1 rewrites the DSCP and bleaches ECN on its client port's ingress.
+TTL-limited probes, tracebox style:
 - TTL 1: r1's time exceeded quotes the probe as r1's ingress stages left it (TTL 1, mangled ToS);
 - TTL 2: r2's quote shows the same mangled ToS; the rest of the quoted header and the UDP
   header are what was sent (only TTL and the IPv4 header checksum differ from the probe);
@@ -9,9 +10,9 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lab as L  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import mbtools as M  # noqa: E402
+from lablib.lab import PY, Lab, log, main  # noqa: E402
 
 PROBE = r'''
 import json, logging, sys
@@ -37,48 +38,43 @@ EF = 46
 
 
 def probe(c, dst, ttl):
-    cp = c.run([L.PY, "-c", PROBE, dst, ttl], timeout=30)
+    cp = c.run([PY, "-c", PROBE, dst, ttl], timeout=30)
     return json.loads(cp.stdout.strip().splitlines()[-1])
 
 
 def test():
     from scapy.layers.inet import IP, UDP, ICMP, IPerror, UDPerror
-    from scapy.layers.inet6 import IPv6, ICMPv6TimeExceeded, IPerror6, UDPerror as UDPerror6
-    lab, r1, r2, c, s = L.two_routers("mbquote")
-    p0 = r1.port("p0")
-    east, west = r1.port("east"), r2.port("west")
-    p0.ingress = ["{stage: dscp, action: {set: ef}}", "{stage: ecn, ip: bleach}"]
-    srv4, srv6 = r2.port("p1").host_v4, r2.port("p1").host_v6
-    with lab:
-        lab.start()
-        c.wait_ping(srv4)
-        c.wait_ping(srv6)
-        for ttl, hop in ((1, p0.addr4), (2, west.addr4)):
+    from scapy.layers.inet6 import IPv6, ICMPv6TimeExceeded, IPerror6
+    with Lab("mb-quote", near=__file__) as lab:
+        c = lab.host("client")
+        srv4, srv6 = lab.ip4("server"), lab.ip6("server")
+        c.wait_ping(srv4, srv6)
+        for ttl, hop in ((1, lab.ip4("r1.p0")), (2, lab.ip4("r2.west"))):
             r = probe(c, srv4, ttl)
             assert r["reply"], f"no answer to TTL {ttl}"
             reply = IP(bytes.fromhex(r["reply"]))
             sent = IP(bytes.fromhex(r["probe"]))
             assert reply.src == hop and reply[ICMP].type == 11, reply.summary()
             q = reply[IPerror]
-            L.log(f"TTL {ttl}: {hop} quotes tos={q.tos:#x} ttl={q.ttl} len={q.len}")
+            log(f"TTL {ttl}: {hop} quotes tos={q.tos:#x} ttl={q.ttl} len={q.len}")
             assert q.tos == EF << 2, f"quoted ToS {q.tos:#x}, want {EF << 2:#x}"
             assert q.ttl == 1
             # everything else in the quote is the probe as sent
             for f in ("version", "ihl", "len", "id", "flags", "frag", "proto", "src", "dst"):
                 assert getattr(q, f) == getattr(sent, f), (f, getattr(q, f), getattr(sent, f))
             assert bytes(q[UDPerror]) == bytes(sent[UDP]), "quoted UDP differs from the probe"
-        for ttl, hop in ((1, p0.addr6), (2, west.addr6)):
+        for ttl, hop in ((1, lab.ip6("r1.p0")), (2, lab.ip6("r2.west"))):
             r = probe(c, srv6, ttl)
             assert r["reply"], f"no answer to hop limit {ttl}"
             reply = IPv6(bytes.fromhex(r["reply"]))
             assert reply.src == hop and ICMPv6TimeExceeded in reply, reply.summary()
             q = reply[IPerror6]
             assert q.tc == EF << 2 and q.hlim == 1, (hex(q.tc), q.hlim)
-        summary = lab.stop()
-        L.check_accounting(summary)
-        assert M.stage_counter(summary, "r1", "p0.ingress[1].bleached") >= 4
-        del east
+        summary = lab.down()
+        # the stages are named in the topology: "mark" and "bleach"
+        assert M.stage_counter(summary, "r1.p0.ingress.mark.set") >= 4
+        assert M.stage_counter(summary, "r1.p0.ingress.bleach.bleached") >= 4
 
 
 if __name__ == "__main__":
-    L.main(test)
+    main(test)

@@ -1,12 +1,15 @@
 #!/usr/bin/python3
-"""client -> r1 -> server: a 12 MiB TCP transfer (v4) and 4 MiB (v6), sha256-checked."""
+"""client -> r1 -> server (topologies/one-router.yaml): a 12 MiB TCP transfer (v4) and 4 MiB
+(v6), sha256-checked."""
+import hashlib
 import json
 import os
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lab as L  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from lablib import summary as S  # noqa: E402
+from lablib.lab import PY, Lab, log, main  # noqa: E402
 
 SERVER = r'''
 import hashlib, json, socket, sys
@@ -53,14 +56,14 @@ def transfer(lab, c, s, server_addr, size, port):
     data = os.urandom(size)
     with open(path, "wb") as f:
         f.write(data)
-    want = L.sha256_hex(data)
-    srv = s.popen([L.PY, "-c", SERVER, server_addr, port],
+    want = hashlib.sha256(data).hexdigest()
+    srv = s.popen([PY, "-c", SERVER, server_addr, port],
                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = srv.stdout.readline()
         assert line.strip() == "listening", f"server did not start: {line!r} {srv.stderr.read()}"
-        cp = c.run([L.PY, "-c", CLIENT, server_addr, port, path], timeout=45)
-        L.log(f"client: {cp.stdout.strip()}")
+        cp = c.run([PY, "-c", CLIENT, server_addr, port, path], timeout=45)
+        log(f"client: {cp.stdout.strip()}")
         out, err = srv.communicate(timeout=15)
         assert srv.returncode == 0, f"server failed: {err}"
         got = json.loads(out.strip().splitlines()[-1])
@@ -70,24 +73,20 @@ def transfer(lab, c, s, server_addr, size, port):
             srv.wait()
     assert got["bytes"] == size, f"server got {got['bytes']} bytes, want {size}"
     assert got["sha256"] == want, f"sha256 mismatch: {got['sha256']} != {want}"
-    L.log(f"{size} bytes to {server_addr}: sha256 {want[:16]}... matches")
+    log(f"{size} bytes to {server_addr}: sha256 {want[:16]}... matches")
 
 
 def test():
-    lab, r1, c, s = L.one_router("tcp")
-    with lab:
-        lab.start()
-        p1 = r1.port("p1")
-        c.wait_ping(p1.host_v4)
-        c.wait_ping(p1.host_v6)
-        transfer(lab, c, s, p1.host_v4, 12 << 20, 5001)
-        transfer(lab, c, s, p1.host_v6, 4 << 20, 5002)
+    with Lab("one-router", near=__file__) as lab:
+        c, s = lab.host("client"), lab.host("server")
+        c.wait_ping(lab.ip4("server"), lab.ip6("server"))
+        transfer(lab, c, s, lab.ip4("server"), 12 << 20, 5001)
+        transfer(lab, c, s, lab.ip6("server"), 4 << 20, 5002)
 
-        summary = lab.stop()
-        L.check_accounting(summary)
-        L.check_no_checksum_drops(summary)
-        sp0 = L.port_summary(summary, "r1", "p0")
-        sp1 = L.port_summary(summary, "r1", "p1")
+        summary = lab.down()
+        S.check_no_checksum_drops(summary)
+        sp0 = S.port_summary(summary, "r1", "p0")
+        sp1 = S.port_summary(summary, "r1", "p1")
         assert sp1["tx_bytes"] >= 16 << 20, sp1
         assert sp0["rx_bytes"] >= 16 << 20, sp0
         # acks come back
@@ -95,4 +94,4 @@ def test():
 
 
 if __name__ == "__main__":
-    L.main(test)
+    main(test)

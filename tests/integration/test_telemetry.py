@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""rte_telemetry: /pathlab/ports lists the ports and their counters move."""
+"""rte_telemetry (topologies/one-router.yaml): /pathlab/ports lists the ports and their
+counters move."""
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lab as L  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from lablib import summary as S  # noqa: E402
+from lablib.lab import Lab, log, main  # noqa: E402
 
 
 def port_entries(obj, name, parent_key=None):
@@ -31,7 +33,7 @@ def rx_packets(entry):
 
 
 def query_ports(lab):
-    greeting, reply = L.telemetry_query(lab.file_prefix, "/pathlab/ports")
+    greeting, reply = lab.telemetry("/pathlab/ports")
     print(f"greeting: {greeting}\nreply: {reply}", flush=True)
     assert "/pathlab/ports" in reply, f"reply lacks /pathlab/ports: {reply}"
     return greeting, reply["/pathlab/ports"]
@@ -47,30 +49,27 @@ def counters(body, names):
 
 
 def test():
-    lab, r1, c, s = L.one_router("telemetry")
-    with lab:
-        lab.start()
-        p1 = r1.port("p1")
-        c.wait_ping(p1.host_v4)
+    with Lab("one-router", near=__file__) as lab:
+        c = lab.host("client")
+        c.wait_ping(lab.ip4("server"))
         greeting, body = query_ports(lab)
-        assert greeting.get("pid") == lab.proc.pid, greeting
+        assert greeting.get("pid") == lab.pathlab_pid, greeting
         before = counters(body, ["p0", "p1"])
-        c.ping(p1.host_v4, count=10, interval=0.05)
+        c.ping(lab.ip4("server"), count=10, interval=0.05)
         _, body = query_ports(lab)
         after = counters(body, ["p0", "p1"])
-        L.log(f"rx before {before} after {after}")
+        log(f"rx before {before} after {after}")
         assert after["p0"] >= before["p0"] + 10, (before, after)
         assert after["p1"] >= before["p1"] + 10, (before, after)
         # the command is listed
-        _, lst = L.telemetry_query(lab.file_prefix, "/")
+        _, lst = lab.telemetry("/")
         assert "/pathlab/ports" in lst.get("/", []), lst
 
-        summary = lab.stop()
-        L.check_accounting(summary)
-        L.check_no_checksum_drops(summary)
-        sp0 = L.port_summary(summary, "r1", "p0")
+        summary = lab.down()
+        S.check_no_checksum_drops(summary)
+        sp0 = S.port_summary(summary, "r1", "p0")
         assert sp0["rx_packets"] >= after["p0"], (sp0, after)
 
 
 if __name__ == "__main__":
-    L.main(test)
+    main(test)

@@ -3,11 +3,14 @@
 fail with `file:line:col: key: message`."""
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lab as L  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from lablib.lab import main  # noqa: E402
+from lablib.runner import find_pathlab  # noqa: E402
 
 GOOD = """\
 process:
@@ -66,12 +69,8 @@ def run_validate(binary, path, tag):
 
 
 def test():
-    binary = L.pathlab_binary()
-    import tempfile
-    base = os.environ.get("PATHLAB_BUILD_ROOT") or tempfile.gettempdir()
-    logroot = os.path.join(base, "integration-logs")
-    os.makedirs(logroot, exist_ok=True)
-    work = tempfile.mkdtemp(prefix="validate-", dir=logroot)
+    binary = find_pathlab()
+    work = tempfile.mkdtemp(prefix="pathlab-validate-")
 
     good = os.path.join(work, "good.yaml")
     with open(good, "w") as f:
@@ -102,7 +101,8 @@ def test():
         if key is not None and key not in m.group(3):
             failures.append(f"{name}: reported key {m.group(3)!r}, want one naming {key!r}")
     assert not failures, "validate:\n  " + "\n  ".join(failures)
+    shutil.rmtree(work)
 
 
 if __name__ == "__main__":
-    L.main(test)
+    main(test)
