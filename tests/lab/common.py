@@ -8,49 +8,38 @@ runs `scripts/lab down` on the labs it brought up.
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+from lablib import lab as LL  # noqa: E402
+from lablib import runner as R  # noqa: E402
+from lablib import summary as S  # noqa: E402
+
 LAB = os.path.join(REPO, "scripts", "lab")
 TOPOLOGIES = os.path.join(REPO, "topologies")
-STATE_ROOT = "/run/pathlab-lab"
+STATE_ROOT = R.STATE_ROOT
+netns, links = R.existing_netns, R.existing_links
 
 
 def log(msg):
     print(f"[test {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def unmet(reason):
-    """A precondition meson and scripts/test guarantee is missing: fail, never skip."""
-    print(f"FAIL: {reason}", flush=True)
-    sys.exit(1)
-
-
-def pathlab_binary():
-    cands = []
-    if os.environ.get("PATHLAB_BIN"):
-        cands.append(os.environ["PATHLAB_BIN"])
-    if os.environ.get("PATHLAB_BUILD_ROOT"):
-        cands.append(os.path.join(os.environ["PATHLAB_BUILD_ROOT"], "apps", "pathlab"))
-    cands.append(os.path.join(REPO, "build", "apps", "pathlab"))
-    for c in cands:
-        if os.path.isfile(c) and os.access(c, os.X_OK):
-            return os.path.abspath(c)
-    return None
-
-
 def require(root=True, binary=True):
+    """Root and the pathlab binary (exported as PATHLAB_BIN); without them the test fails."""
     if root and os.geteuid() != 0:
-        unmet("needs root (network namespaces, veths)")
-    b = pathlab_binary()
-    if binary and b is None:
-        unmet("pathlab binary not built")
-    if b:
-        os.environ["PATHLAB_BIN"] = b
+        raise AssertionError("needs root (network namespaces, veths)")
+    try:
+        b = R.find_pathlab()
+    except R.LabFailure:
+        if binary:
+            raise
+        return None
+    os.environ["PATHLAB_BIN"] = b
     return b
 
 
@@ -67,21 +56,6 @@ def lab(*args, timeout=120, check=None):
         raise AssertionError(f"scripts/lab {' '.join(map(str, args))}: exit {cp.returncode}, "
                              f"want {check}")
     return cp
-
-
-def netns():
-    cp = subprocess.run(["ip", "-o", "netns", "list"], capture_output=True, text=True)
-    return {ln.split()[0] for ln in cp.stdout.splitlines() if ln.strip()}
-
-
-def links():
-    cp = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True)
-    out = set()
-    for ln in cp.stdout.splitlines():
-        m = re.match(r"\d+:\s+([^:@\s]+)", ln)
-        if m:
-            out.add(m.group(1))
-    return out
 
 
 def processes_with(word):
@@ -138,41 +112,22 @@ def assert_gone(st):
 
 
 def summary_from(cp):
-    for ln in reversed(cp.stdout.strip().splitlines()):
-        if ln.startswith("{"):
-            return json.loads(ln)
-    raise AssertionError("`down` printed no JSON summary")
+    s = S.last_summary(cp.stdout.strip().splitlines())
+    assert s is not None, "`down` printed no JSON summary"
+    return s
 
 
 def check_accounting(summary):
+    S.check_accounting(summary)
     for r in summary["routers"]:
-        acc = r["accounting"]
-        rx = sum(p["rx_packets"] for p in r["ports"])
-        tx = sum(p["tx_packets"] for p in r["ports"])
-        drops = sum(r["drops"].values())
-        assert acc["balanced"] is True, f"{r['id']}: not balanced: {acc}"
-        assert rx == tx + drops + r["consumed"], f"{r['id']}: {rx} != {tx}+{drops}+{r['consumed']}"
-        assert rx > 0, f"{r['id']}: forwarded nothing"
+        assert r["accounting"]["rx"] > 0, f"{r['id']}: forwarded nothing"
 
 
 def main(fn, cleanup_names=()):
-    """Run fn(); always `down` the named labs; print PASS/FAIL; exit 0/1."""
-    t0 = time.monotonic()
-    rc = 0
-    try:
-        fn()
-    except SystemExit:
-        raise
-    except BaseException as e:  # noqa: BLE001
-        import traceback
-        traceback.print_exc()
-        print(f"FAIL ({time.monotonic() - t0:.1f}s): {e}", flush=True)
-        rc = 1
-    finally:
+    """Run fn(); always `down` the named labs that are still up; PASS/FAIL; exit 0/1."""
+    def down_leftovers():
         for name in cleanup_names:
             if state(name) is not None or os.path.isdir(os.path.join(STATE_ROOT, name)):
                 log(f"cleanup: lab {name} still up")
                 lab("down", name)
-    if rc == 0:
-        print(f"PASS ({time.monotonic() - t0:.1f}s)", flush=True)
-    sys.exit(rc)
+    LL.main(fn, cleanup=[down_leftovers])

@@ -23,19 +23,13 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from lablib.runner import LabFailure, find_pathlab  # noqa: E402
+from lablib.summary import stage_counter  # noqa: E402
+
 MAC_R = ["02:00:00:00:00:01", "02:00:00:00:01:01", "02:00:00:00:02:01"]
 MAC_H = ["02:00:00:00:00:02", "02:00:00:00:01:02", "02:00:00:00:02:02"]
-
-
-def pathlab_binary():
-    root = os.environ.get("PATHLAB_BUILD_ROOT")
-    cand = os.environ.get("PATHLAB_BIN") or (
-        os.path.join(root, "apps", "pathlab") if root else
-        os.path.join(os.path.dirname(__file__), "..", "..", "build", "apps", "pathlab"))
-    if not os.access(cand, os.X_OK):
-        print(f"FAIL: pathlab not built ({cand})")
-        sys.exit(1)
-    return os.path.abspath(cand)
+EVIL_SET = "r1.p1.egress.evil_bit.set"    # the evil_bit stage's counter, by name
 
 
 def config(tmp, live, evil=False, gw1_neighbour=True):
@@ -202,7 +196,7 @@ def compare(label, a, b):
 
 
 def test(tmp):
-    binary = pathlab_binary()
+    binary = find_pathlab()
     n = make_input(f"{tmp}/in.pcap")
     assert n > 1000, n
     cfg = f"{tmp}/r1.yaml"
@@ -266,10 +260,10 @@ def test(tmp):
             for p in ("p0", "p1", "p2"):
                 compare(f"evil_bit threads {threads} {p}", f"{tmp}/evil1.r1.{p}.pcap",
                         f"{tmp}/evil{threads}.r1.{p}.pcap")
-    set_count = outs[0]["routers"][0]["events"]["p1.egress[0].set"]
+    set_count = stage_counter(outs[0], EVIL_SET)
     v4_p1 = sum(1 for fr in read_frames(f"{tmp}/evil1.r1.p1.pcap") if fr[12:14] == b"\x08\x00")
     assert 0.3 * v4_p1 < set_count < 0.7 * v4_p1, (set_count, v4_p1)
-    assert all(o["routers"][0]["events"]["p1.egress[0].set"] == set_count for o in outs)
+    assert all(stage_counter(o, EVIL_SET) == set_count for o in outs)
     print(f"evil_bit p=0.5: {set_count} of {v4_p1} set, identical with 1, 2 and 3 threads")
 
     # No static neighbour for p1's gateway: those packets cannot be resolved offline.
@@ -295,7 +289,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="pathlab-replay-")
     try:
         test(tmp)
-    except AssertionError as e:
+    except (AssertionError, LabFailure) as e:
         print(f"FAIL: {e}", flush=True)
         print(f"(files kept in {tmp})")
         return 1
