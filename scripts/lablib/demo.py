@@ -25,10 +25,7 @@ the pathlab binary (default build/apps/pathlab).
 """
 
 import hashlib
-import ipaddress
-import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -38,9 +35,11 @@ import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
-from lablib import topology as T  # noqa: E402
+from lablib import summary as S  # noqa: E402
+from lablib.lab import PY, Lab, LabFailure  # noqa: E402
+from lablib.runner import print_layout  # noqa: E402
+from lablib.tools import parse_ping, parse_traceroute  # noqa: E402
 
-LAB = os.path.join(REPO, "scripts", "lab")
 TOPO = os.path.join(REPO, "topologies", "default.yaml")
 MB_TOPO = os.path.join(REPO, "topologies", "middlebox.yaml")
 SIZE = 20 * 1000 * 1000
@@ -61,137 +60,8 @@ def step(msg):
     print(f"[demo {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def sh(cmd, timeout=60, check=True, env=None):
-    cp = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
-                        stdin=subprocess.DEVNULL)
-    if check and cp.returncode != 0:
-        raise DemoError(f"{' '.join(cmd)} failed ({cp.returncode}):\n{cp.stdout}{cp.stderr}")
-    return cp
-
-
 def on_signal(signum, _frame):
     raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
-def last_json(out):
-    """The last line of `out` that starts with '{', parsed; None if there is none."""
-    for ln in reversed(out.strip().splitlines()):
-        if ln.startswith("{"):
-            try:
-                return json.loads(ln)
-            except ValueError:
-                return None
-    return None
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-class Lab:
-    """`scripts/lab up TOPO --name NAME` on entry; on exit, always (also on error or
-    Ctrl-C), the processes started with popen() are ended and `scripts/lab down` runs.
-    After exit, `summary` is pathlab's JSON summary (None if there was none) and
-    `down_ok` whether `down` succeeded."""
-
-    def __init__(self, topo, name):
-        self.topo, self.name = topo, name
-        self.t = T.parse_file(topo)
-        self.procs = []
-        self.up = False
-        self.summary = None
-        self.down_ok = True
-
-    def __enter__(self):
-        step(f"scripts/lab up {os.path.relpath(self.topo, REPO)} --name {self.name}")
-        self.up = True    # from here on `down` runs, also if `up` itself is interrupted
-        try:
-            cp = subprocess.run([LAB, "up", self.topo, "--name", self.name],
-                                capture_output=True, text=True, timeout=90)
-            if cp.returncode != 0:
-                self.up = False   # a failed `up` removes what it created
-                raise DemoError(f"lab up failed:\n{cp.stdout}{cp.stderr}")
-        except BaseException:
-            self.__exit__(*sys.exc_info())
-            raise
-        for ln in cp.stdout.splitlines()[1:]:
-            if ln.startswith("  host") or ln.startswith("  router") or "      eth" in ln:
-                print("   " + ln)
-        return self
-
-    def __exit__(self, *exc):
-        # Teardown is not interrupted; a signal that arrives meanwhile is raised after it.
-        caught = []
-        for s in SIGNALS:
-            signal.signal(s, lambda signum, _f: caught.append(signum))
-        try:
-            for p in self.procs:
-                stop(p)           # `down` also ends every process left in the namespaces
-            if self.up:
-                self.up = False
-                step(f"scripts/lab down {self.name}")
-                cp = subprocess.run([LAB, "down", self.name], capture_output=True, text=True,
-                                    timeout=60)
-                if cp.returncode != 0 and "no lab named" not in cp.stderr:
-                    print(cp.stdout + cp.stderr, file=sys.stderr)
-                    self.down_ok = False
-                self.summary = last_json(cp.stdout)
-        finally:
-            for s in SIGNALS:
-                signal.signal(s, on_signal)
-        if caught and not any(exc):    # else the exception in flight wins
-            raise KeyboardInterrupt(signal.Signals(caught[0]).name)
-        return False
-
-    def address(self, ref, fam="ip4"):
-        return self.t.address(ref, fam)
-
-    def run(self, host, cmd, timeout=60, check=True):
-        return sh([LAB, "exec", "-l", self.name, host, "--"] + cmd, timeout=timeout, check=check)
-
-    def popen(self, host, cmd, **kw):
-        p = subprocess.Popen([LAB, "exec", "-l", self.name, host, "--"] + cmd,
-                             stdin=subprocess.DEVNULL, **kw)
-        self.procs.append(p)
-        return p
-
-
-class Capture:
-    """tcpdump on a lab host's interface, written to `path` (as tests/integration/lab.py)."""
-
-    def __init__(self, lab, host, iface, bpf, path):
-        self.lab, self.host, self.path = lab, host, path
-        self.cmd = ["tcpdump", "-i", iface, "-n", "-U", "--immediate-mode", "-s", "0",
-                    "-w", path] + bpf.split()
-        self.proc = None
-
-    def __enter__(self):
-        self.proc = self.lab.popen(self.host, self.cmd, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, text=True)
-        seen = []
-        while True:              # "listening on ..." once the socket is open
-            ln = self.proc.stderr.readline()
-            seen.append(ln)
-            if "listening on" in ln:
-                return self
-            if not ln:
-                raise DemoError(f"tcpdump in {self.host} did not start: {''.join(seen)!r}")
-
-    def __exit__(self, *exc):
-        time.sleep(0.3)          # let the last frames land
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        return False
 
 
 def prepare():
@@ -212,39 +82,6 @@ def prepare():
             raise DemoError(f"scripts/{name} failed ({cp.returncode})")
         last = (cp.stdout.strip().splitlines() or [""])[-1]
         step(f"  done in {time.monotonic() - t0:.1f}s: {last[:100]}")
-
-
-def parse_ping(out):
-    m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
-    r = re.search(r"= ([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) ms", out)
-    return {"sent": int(m.group(1)) if m else 0, "received": int(m.group(2)) if m else 0,
-            "min": float(r.group(1)) if r else None, "avg": float(r.group(2)) if r else None,
-            "max": float(r.group(3)) if r else None}
-
-
-def parse_traceroute(out):
-    """[(hop, address or '*', [rtt ms, ...], [annotation, e.g. '!X'])] from `traceroute -n`."""
-    hops = []
-    for ln in out.splitlines():
-        m = re.match(r"^\s*(\d+)\s+(.*)$", ln)
-        if not m:
-            continue
-        addr, rtts, marks = "*", [], []
-        for tok in m.group(2).split():
-            if tok.startswith("!"):
-                marks.append(tok)
-                continue
-            try:
-                addr = str(ipaddress.ip_address(tok))
-                continue
-            except ValueError:
-                pass
-            try:
-                rtts.append(float(tok))
-            except ValueError:
-                pass
-        hops.append((int(m.group(1)), addr, rtts, marks))
-    return hops
 
 
 def owner(t, addr):
@@ -269,14 +106,14 @@ def make_blob(directory, name, size):
 
 def serve_http(lab, directory):
     """python3 -m http.server in the server (IPv4 and IPv6); waits until it answers."""
-    lab.popen("server", ["/usr/bin/python3", "-m", "http.server", str(PORT), "--bind", "::",
-                         "--directory", directory],
-              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://{lab.address('server')}:{PORT}/"
+    lab.host("server").popen([PY, "-m", "http.server", PORT, "--bind", "::",
+                              "--directory", directory],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://{lab.ip4('server')}:{PORT}/"
     end = time.monotonic() + 15.0
     while time.monotonic() < end:
-        cp = lab.run("client", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                                "--max-time", "2", url], check=False)
+        cp = lab.host("client").run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                     "--max-time", "2", url], check=False)
         if cp.stdout.strip() == "200":
             return
         time.sleep(0.2)
@@ -284,8 +121,9 @@ def serve_http(lab, directory):
 
 
 def transfer(lab, url, dest, want):
-    cp = lab.run("client", ["curl", "-sS", "--fail", "-o", dest, "-w",
-                            "%{size_download} %{time_total}", "--max-time", "30", url], timeout=40)
+    cp = lab.host("client").run(["curl", "-sS", "--fail", "-o", dest, "-w",
+                                 "%{size_download} %{time_total}", "--max-time", "30", url],
+                                timeout=40)
     size, secs = cp.stdout.split()
     with open(dest, "rb") as f:
         got = hashlib.sha256(f.read()).hexdigest()
@@ -295,17 +133,16 @@ def transfer(lab, url, dest, want):
 def phase_default(lab, work):
     """Phase 1 on topologies/default.yaml: ping, traceroute, HTTP over v4 and v6."""
     res = {}
-    s4, s6 = lab.address("server", "ip4"), lab.address("server", "ip6")
+    c = lab.host("client")
+    s4, s6 = lab.ip4("server"), lab.ip6("server")
     step(f"ping {s4} and {s6} from the client")
-    res["ping4"] = parse_ping(lab.run("client", ["ping", "-4", "-n", "-c", "5", "-i", "0.2",
-                                                 "-W", "2", s4], check=False).stdout)
-    res["ping6"] = parse_ping(lab.run("client", ["ping", "-6", "-n", "-c", "5", "-i", "0.2",
-                                                 "-W", "2", s6], check=False).stdout)
+    res["ping4"] = parse_ping(c.ping(s4, count=5, check=False).stdout)
+    res["ping6"] = parse_ping(c.ping(s6, count=5, check=False).stdout)
 
     step("traceroute (3 probes per hop)")
-    res["trace4"] = parse_traceroute(lab.run("client", [
+    res["trace4"] = parse_traceroute(c.run([
         "traceroute", "-4", "-n", "-q", "3", "-w", "2", "-m", "8", s4], check=False).stdout)
-    res["trace6"] = parse_traceroute(lab.run("client", [
+    res["trace6"] = parse_traceroute(c.run([
         "traceroute", "-6", "-n", "-q", "3", "-w", "2", "-m", "8", s6], check=False).stdout)
 
     step(f"HTTP: python3 -m http.server in the server, curl a {SIZE / 1e6:.0f} MB file")
@@ -331,9 +168,10 @@ for _ in range(3):
 def phase_middlebox(lab, work):
     """Phase 2 on topologies/middlebox.yaml: what the legacy firewall r2 does to a path."""
     res = {}
-    s4 = lab.address("server", "ip4")
+    c, s = lab.host("client"), lab.host("server")
+    s4 = lab.ip4("server")
     step(f"traceroute -U -p 443 {s4} (QUIC's port)")
-    res["trace"] = parse_traceroute(lab.run("client", [
+    res["trace"] = parse_traceroute(c.run([
         "traceroute", "-4", "-n", "-q", "1", "-w", "2", "-m", "8", "-U", "-p", "443", s4],
         check=False).stdout)
 
@@ -344,8 +182,8 @@ def phase_middlebox(lab, work):
     bpf = (f"(tcp dst port {PORT} and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn)"
            f" or udp dst port {UDP_PORT}")
     pc, ps = os.path.join(work, "client.pcap"), os.path.join(work, "server.pcap")
-    with Capture(lab, "client", "eth0", bpf, pc), Capture(lab, "server", "eth0", bpf, ps):
-        lab.run("client", ["/usr/bin/python3", "-c", SEND_DSCP, s4, str(UDP_PORT), str(EF << 2)])
+    with c.capture("eth0", bpf, pc), s.capture("eth0", bpf, ps):
+        c.run([PY, "-c", SEND_DSCP, s4, UDP_PORT, EF << 2])
         res["http"] = transfer(lab, f"http://{s4}:{PORT}/small.bin",
                                os.path.join(work, "small.got"), want)
 
@@ -381,23 +219,23 @@ def main():
     work = tempfile.mkdtemp(prefix="pathlab-demo-")
     for s in SIGNALS:
         signal.signal(s, on_signal)
-    labs, results = [], []
+    runs = []            # (topology, results, summary) of each lab
     rc = 1
     try:
         prepare()
         for topo, name, phase in ((TOPO, f"demo{tag}", phase_default),
                                   (MB_TOPO, f"demomb{tag}", phase_middlebox)):
-            lab = Lab(topo, name)
-            labs.append(lab)
-            with lab:
-                results.append(phase(lab, work))
-            if not lab.down_ok:
-                raise DemoError(f"scripts/lab down {name} failed")
+            step(f"lab up {os.path.relpath(topo, REPO)} as {name}")
+            with Lab(topo, name=name) as lab:
+                print_layout(lab.t)
+                res = phase(lab, work)
+                step(f"lab down {name}")
+                runs.append((lab.t, res, lab.down(accounting=False)))
         rc = 0
     except KeyboardInterrupt as e:
         step(f"interrupted ({e or 'SIGINT'}): lab torn down")
         rc = 130
-    except (DemoError, subprocess.TimeoutExpired, OSError) as e:
+    except (DemoError, LabFailure, subprocess.TimeoutExpired, OSError) as e:
         step(f"FAILED: {e}")
         rc = 1
     finally:
@@ -405,19 +243,12 @@ def main():
             signal.signal(s, signal.SIG_IGN)
         shutil.rmtree(work, ignore_errors=True)
     if rc == 0:
-        ok = report_default(labs[0].t, results[0], labs[0].summary)
-        ok &= report_middlebox(labs[1].t, results[1], labs[1].summary)
+        ok = report_default(*runs[0])
+        ok &= report_middlebox(*runs[1])
         print(f"demo {'PASSED' if ok else 'FAILED'} in {time.monotonic() - t_start:.1f}s; "
               "labs torn down")
         rc = 0 if ok else 1
     return rc
-
-
-def balanced(router):
-    """(ok, accounting): pathlab's rx = tx + drops + consumed for one router of a summary."""
-    acc = router.get("accounting", {})
-    ident = acc.get("rx") == acc.get("tx", 0) + acc.get("drops", 0) + acc.get("consumed", 0)
-    return acc.get("balanced") is True and ident, acc
 
 
 def mark(good):
@@ -431,7 +262,8 @@ def report_default(t, res, summary):
     print("pathlab demo: client - r1 - r2 - r3 - server (topologies/default.yaml)")
     print("=" * 78)
     for fam, key in (("IPv4", "trace4"), ("IPv6", "trace6")):
-        hops = res.get(key, [])
+        hops = [(hop, addrs[-1] if addrs else "*", rtts, marks)
+                for hop, addrs, rtts, marks in res.get(key, [])]
         print(f"traceroute {fam}:")
         for hop, addr, rtts, _ in hops:
             r = " ".join(f"{x:.3f}" for x in rtts) or "no answer"
@@ -463,16 +295,19 @@ def report_default(t, res, summary):
         ports = "  ".join(f"{p['name']} rx {p['rx_packets']} tx {p['tx_packets']}"
                           for p in r.get("ports", []))
         print(f"  {r['id']}: {ports}")
-        bal, acc = balanced(r)
+        acc, bal = r.get("accounting", {}), not S.accounting_problems(r)
         ok &= bal
         print(f"      rx {acc.get('rx')} = tx {acc.get('tx')} + drops {acc.get('drops')}"
-              f" + consumed {acc.get('consumed')}: {'balanced' if bal else 'NOT BALANCED'}"
+              f" + consumed {acc.get('consumed')}"
+              + (f" + held {acc['held']}" if acc.get("held") else "")
+              + f": {'balanced' if bal else 'NOT BALANCED'}"
               + (f"   (drops: {nz})" if nz else ""))
     return ok
 
 
-# r2's west ingress stages that this phase must have seen act (counter name suffixes).
-MB_COUNTERS = ("icmp_sent", "zeroed", "syn_flags_stripped", "lowered", "flows")
+# r2's west ingress stage counters (by stage name) this phase must have seen move.
+MB_COUNTERS = tuple(f"r2.west.ingress.{c}" for c in (
+    "block.icmp_sent", "dscp.zeroed", "ecn.syn_flags_stripped", "mss.lowered", "tcp_seq.flows"))
 
 
 def report_middlebox(t, res, summary):
@@ -481,7 +316,8 @@ def report_middlebox(t, res, summary):
     print("middlebox: client - r1 - r2 (legacy firewall) - r3 - server "
           "(topologies/middlebox.yaml)")
     r2w = t.address("r2.west", "ip4")
-    hops = res["trace"]
+    hops = [(hop, addrs[-1] if addrs else "*", rtts, marks)
+            for hop, addrs, rtts, marks in res["trace"]]
     h2 = next((h for h in hops if h[0] == 2), None)
     good = (h2 is not None and h2[1] == r2w and "!X" in h2[3]
             and max(h[0] for h in hops) == 2)
@@ -531,18 +367,15 @@ def report_middlebox(t, res, summary):
         return False
     routers = summary.get("routers", [])
     r2 = next((r for r in routers if r["id"] == "r2"), {})
-    counters = {k: v for part in ("events", "drops") for k, v in r2.get(part, {}).items()
-                if "[" in k and v}
+    counters = {k: v for k, v in S.stage_counters(r2).items() if v}
     print("r2 stage counters: " + (", ".join(f"{k} {v}" for k, v in counters.items()) or "none"))
-    missing = [s for s in MB_COUNTERS
-               if not any(k.startswith("west.ingress[") and k.endswith("]." + s)
-                          for k in counters)]
+    missing = [k for k in MB_COUNTERS if not counters.get(k)]
     if missing:
         ok = False
-        print(f"      UNEXPECTED: no west.ingress count of {', '.join(missing)}")
-    unbalanced = [r["id"] for r in routers if not balanced(r)[0]]
+        print(f"      UNEXPECTED: no count of {', '.join(missing)}")
+    unbalanced = [r["id"] for r in routers if S.accounting_problems(r)]
     ok &= not unbalanced
-    print(f"routers {', '.join(r['id'] for r in routers)}: rx = tx + drops + consumed "
+    print(f"routers {', '.join(r['id'] for r in routers)}: rx = tx + drops + consumed (+ held) "
           + (f"NOT BALANCED on {', '.join(unbalanced)}" if unbalanced else "balanced"))
     return ok
 
