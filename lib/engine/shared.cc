@@ -19,7 +19,11 @@ FlowTable::FlowTable(const std::string& name, uint32_t capacity, uint32_t key_le
   p.key_len = key_len;
   p.hash_func = rte_jhash;
   p.socket_id = SOCKET_ID_ANY;
-  p.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD;
+  // Several writers need rte_hash's per-lcore slot caches: only EAL threads (workers) may write.
+  // Without RCU there is one thread, and a plain table.
+  p.extra_flag = qsbr != nullptr ? RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
+                                       RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD
+                                 : RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
   hash_ = rte_hash_create(&p);
   if (hash_ == nullptr) {
     throw std::runtime_error(fmt::format("flow table {}: {}", name, rte_strerror(rte_errno)));

@@ -7,8 +7,8 @@
 //     responder_offset: random
 //     timeout: 300           # seconds an established flow may idle
 //     closing_timeout: 10    # seconds for half-open flows and after RST or FIN both ways
-//     capacity: 65536        # flows per worker
-//     table: tcp_seq         # instances with the same table name on a router+worker share it
+//     capacity: 65536        # flows per table
+//     table: tcp_seq         # instances with the same table name on a router share it (all workers)
 //     match: {dport: 80, proto: tcp}   # which SYNs start a rewritten flow
 //
 // Offsets: d_i is added to every sequence number the initiator sends (SEQ) and subtracted from
@@ -20,8 +20,6 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wvolatile"  // DPDK 22.11 headers in C++20
 #include <rte_cycles.h>
-#include <rte_hash.h>
-#include <rte_hash_crc.h>
 #pragma GCC diagnostic pop
 
 #include <algorithm>
@@ -29,13 +27,12 @@
 #include <charconv>
 #include <cstring>
 #include <iterator>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <vector>
 
+#include "pathlab/engine/shared.hpp"
 #include "pathlab/stages/match.hpp"
 #include "pathlab/engine/stage_registry.hpp"
 
@@ -75,15 +72,17 @@ struct FlowKey {
 };
 static_assert(sizeof(FlowKey) == 40);
 
+// A flow's translation, fixed when its SYN creates it (then published), and its state, which
+// the workers seeing either direction update with relaxed atomics.
 struct Flow {
-  uint64_t deadline = 0;  // TSC; stale after it
-  uint32_t d_init = 0;    // added to the initiator's sequence numbers
-  uint32_t d_resp = 0;    // added to the responder's
-  bool used = false;
+  uint32_t d_init = 0;     // added to the initiator's sequence numbers
+  uint32_t d_resp = 0;     // added to the responder's
   bool init_is_a = false;  // the initiator (sender of the SYN) is endpoint a of the key
-  bool answered = false;   // the responder has sent something
-  bool closing = false;    // RST seen, or FIN from both sides
-  uint8_t fins = 0;        // 1: FIN from the initiator, 2: from the responder
+  std::atomic<uint64_t> deadline{0};  // engine time (ns); stale after it
+  std::atomic<bool> answered{false};  // the responder has sent something
+  std::atomic<bool> closing{false};   // RST seen, or FIN from both sides
+  std::atomic<uint8_t> fins{0};       // 1: FIN from the initiator, 2: from the responder
+  FlowKey key{};                      // for the expiry sweep
 };
 
 struct TableParams {
@@ -93,69 +92,54 @@ struct TableParams {
   bool operator==(const TableParams&) const = default;
 };
 
-// One worker's flows: an rte_hash from key to a slot in flows_. No locks: only the worker that
-// owns it touches it (its ingress and egress chains run on the same lcore).
-class FlowTable {
+// The flows of one `table`: every worker's instances on a router share it (engine/shared.hpp:
+// lock-free lookups, positions reclaimed through RCU), so both directions of a connection may
+// run on different workers.
+class SeqTable {
  public:
-  explicit FlowTable(const TableParams& p) : params_(p) {
-    static std::atomic<unsigned> serial{0};
-    const std::string name = fmt::format("tcp_seq_{}", serial++);
-    rte_hash_parameters hp{};
-    hp.name = name.c_str();
-    hp.entries = p.capacity;
-    hp.key_len = sizeof(FlowKey);
-    hp.hash_func = rte_hash_crc;
-    hp.socket_id = SOCKET_ID_ANY;
-    hp.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;  // holds `capacity` flows, not ~95% of it
-    hash_ = rte_hash_create(&hp);
-    if (hash_ == nullptr)
-      throw std::runtime_error(fmt::format("tcp_seq: cannot create flow table {}", name));
-    flows_.resize(static_cast<size_t>(rte_hash_max_key_id(hash_)) + 1);
-    const double hz = static_cast<double>(rte_get_tsc_hz());
-    timeout_ = static_cast<uint64_t>(p.timeout_s * hz);
-    closing_ = static_cast<uint64_t>(p.closing_s * hz);
+  SeqTable(const std::string& name, const TableParams& p, rte_rcu_qsbr* qsbr)
+      : params_(p), table_(name, p.capacity, sizeof(FlowKey), qsbr), flows_(table_.slots()) {
+    timeout_ = static_cast<Nanos>(p.timeout_s * 1e9);
+    closing_ = static_cast<Nanos>(p.closing_s * 1e9);
   }
-  ~FlowTable() { rte_hash_free(hash_); }
-  FlowTable(const FlowTable&) = delete;
-  FlowTable& operator=(const FlowTable&) = delete;
 
   const TableParams& params() const { return params_; }
-  int32_t find(const FlowKey& k) const { return rte_hash_lookup(hash_, &k); }
-  void find_bulk(const void** keys, uint32_t n, int32_t* pos) const {
-    for (uint32_t i = 0; i < n; i += RTE_HASH_LOOKUP_BULK_MAX) {
-      rte_hash_lookup_bulk(hash_, keys + i, std::min<uint32_t>(n - i, RTE_HASH_LOOKUP_BULK_MAX),
-                           pos + i);
-    }
+  // The published flow of key, or -1.
+  int32_t find(const FlowKey& k) const {
+    const int32_t pos = table_.find(&k);
+    return pos >= 0 && table_.ready(pos) ? pos : -1;
   }
-  // A fresh slot for k, or -1 when the table is full.
-  int32_t add(const FlowKey& k) {
-    const int32_t pos = rte_hash_add_key(hash_, &k);
-    if (pos < 0) return -1;
-    flows_[pos] = Flow{};
-    flows_[pos].used = true;
+  // A slot for k; `fresh`: it is new and the caller fills and publishes it. -1: table full.
+  int32_t add(const FlowKey& k, bool& fresh) {
+    const int32_t pos = table_.insert(&k, fresh);
+    if (pos >= 0 && fresh) {
+      Flow& f = flows_[pos];
+      f.d_init = f.d_resp = 0;
+      f.init_is_a = false;
+      f.answered.store(false, std::memory_order_relaxed);
+      f.closing.store(false, std::memory_order_relaxed);
+      f.fins.store(0, std::memory_order_relaxed);
+      f.key = k;
+    }
     return pos;
   }
-  void remove(int32_t pos) {
-    void* stored = nullptr;
-    if (rte_hash_get_key_with_position(hash_, pos, &stored) == 0) {
-      FlowKey k;
-      std::memcpy(&k, stored, sizeof k);
-      rte_hash_del_key(hash_, &k);
-    }
-    flows_[pos].used = false;
-  }
+  void publish(int32_t pos) { table_.publish(pos); }
+  bool remove(int32_t pos) { return table_.remove(&flows_[pos].key); }
   Flow& at(int32_t pos) { return flows_[pos]; }
-  uint64_t idle_cycles(const Flow& f) const {
-    return f.closing || !f.answered ? closing_ : timeout_;
+  Nanos idle_time(const Flow& f) const {
+    return f.closing.load(std::memory_order_relaxed) || !f.answered.load(std::memory_order_relaxed)
+               ? closing_
+               : timeout_;
   }
 
-  // Removes the stale entries among the next n slots; returns how many.
-  uint64_t sweep(uint64_t now, unsigned n) {
+  // Removes the stale flows among the next n slots after `cursor`; returns how many.
+  uint64_t sweep(Nanos now, unsigned n, size_t& cursor) {
     uint64_t removed = 0;
     for (unsigned i = 0; i < n; ++i) {
-      if (++cursor_ >= flows_.size()) cursor_ = 0;
-      if (flows_[cursor_].used && flows_[cursor_].deadline < now) {
-        remove(static_cast<int32_t>(cursor_));
+      if (++cursor >= flows_.size()) cursor = 0;
+      const auto pos = static_cast<int32_t>(cursor);
+      if (table_.ready(pos) && flows_[pos].deadline.load(std::memory_order_relaxed) < now &&
+          remove(pos)) {
         ++removed;
       }
     }
@@ -164,28 +148,26 @@ class FlowTable {
 
  private:
   TableParams params_;
-  rte_hash* hash_ = nullptr;
+  FlowTable table_;
   std::vector<Flow> flows_;
-  size_t cursor_ = 0;
-  uint64_t timeout_ = 0, closing_ = 0;
+  Nanos timeout_ = 0, closing_ = 0;
 };
 
-// Tables by router/table/worker, so that every instance naming the same table on one router and
-// worker (e.g. p0 ingress and p0 egress) shares it. Build time only.
-std::shared_ptr<FlowTable> shared_table(const std::string& id, const TableParams& p) {
-  static std::mutex mu;
-  static std::map<std::string, std::weak_ptr<FlowTable>> tables;
-  std::lock_guard lock(mu);
-  auto& slot = tables[id];
-  if (auto t = slot.lock()) {
-    if (!(t->params() == p)) {
-      throw std::runtime_error(fmt::format(
-          "tcp_seq: flow table {} is shared by stages with different capacity or timeouts", id));
-    }
-    return t;
+// The router's table named `name` (shared by every worker's instances), or a private one when the
+// stage runs outside a dataplane.
+std::shared_ptr<SeqTable> seq_table(const StageSite& site, const std::string& name,
+                                    const TableParams& p) {
+  static std::atomic<unsigned> serial{0};
+  auto make = [&] {
+    return std::make_shared<SeqTable>(fmt::format("tcp_seq_{}", serial++), p,
+                                      site.shared ? site.shared->qsbr() : nullptr);
+  };
+  if (site.shared == nullptr) return make();
+  auto t = site.shared->object<SeqTable>("tcp_seq/" + name, make);
+  if (!(t->params() == p)) {
+    throw std::runtime_error(fmt::format(
+        "tcp_seq: flow table {} is shared by stages with different capacity or timeouts", name));
   }
-  auto t = std::make_shared<FlowTable>(p);
-  slot = t;
   return t;
 }
 
@@ -285,7 +267,7 @@ struct SeqParams {
 class TcpSeq final : public MatchStage {
  public:
   TcpSeq(const StageCommon& c, const StageSite& site, const SeqParams& p,
-         std::shared_ptr<FlowTable> table)
+         std::shared_ptr<SeqTable> table)
       : MatchStage({}, kActions, c, site),
         syn_match_(c.match),
         params_(p),
@@ -296,59 +278,48 @@ class TcpSeq final : public MatchStage {
   // Every instance rewrites the flows it knows, whatever its port or direction: the match (port
   // and direction included) only decides which SYNs start a flow.
   void process(Batch& b) override {
-    const uint64_t now = rte_get_tsc_cycles();
-    PktView views[kMaxBurst];
-    FlowKey keys[kMaxBurst];
-    const void* key_ptrs[kMaxBurst];
-    bool from_a[kMaxBurst];
-    int32_t pos[kMaxBurst];
-    uint16_t n = 0;
+    const Nanos now = b.now;
     for (uint16_t i = 0; i < b.n; ++i) {
       b.verdict[i] = kPass;
-      PktView& v = views[n];
+      PktView v;
       if (!view_packet(b.pkts[i], v) || !v.tcp_ok) continue;
-      flow_key(v, keys[n], from_a[n]);
-      key_ptrs[n] = &keys[n];
-      ++n;
+      FlowKey key;
+      bool from_a;
+      flow_key(v, key, from_a);
+      handle(v, key, from_a, table_->find(key), now);
     }
-    if (n != 0) {
-      table_->find_bulk(key_ptrs, n, pos);
-      bool changed = false;  // an add or remove in this burst makes later bulk results stale
-      for (uint16_t j = 0; j < n; ++j) {
-        const int32_t p = changed ? table_->find(keys[j]) : pos[j];
-        changed |= handle(views[j], keys[j], from_a[j], p, now);
-      }
-    }
-    tally_[kExpired] += table_->sweep(now, kSweepPerBurst);
+    tally_[kExpired] += table_->sweep(now, kSweepPerBurst, cursor_);
     flush();
   }
 
  private:
-  // One TCP packet; pos: its flow's slot or < 0. Returns true when the table changed.
-  bool handle(const PktView& v, const FlowKey& key, bool from_a, int32_t pos, uint64_t now) {
-    bool changed = false;
+  // One TCP packet; pos: its flow's slot or < 0.
+  void handle(const PktView& v, const FlowKey& key, bool from_a, int32_t pos, Nanos now) {
     const bool syn = (v.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
     if (pos >= 0) {
       const Flow& f = table_->at(pos);
+      const bool stale = f.deadline.load(std::memory_order_relaxed) < now;
       // Stale, or a new connection on the 4-tuple of a closed one: start over.
-      if (f.deadline < now || (syn && f.closing)) {
-        if (f.deadline < now) ++tally_[kExpired];
-        table_->remove(pos);
+      if (stale || (syn && f.closing.load(std::memory_order_relaxed))) {
+        if (table_->remove(pos) && stale) ++tally_[kExpired];
         pos = -1;
-        changed = true;
       }
     }
     if (pos < 0) {
       if (!syn || !active() || !syn_match_.test(v)) {
         ++tally_[kUntracked];
-        return changed;
+        return;
       }
-      pos = table_->add(key);
+      bool fresh = false;
+      pos = table_->add(key, fresh);
       if (pos < 0) {
         ++tally_[kTableFull];
-        return changed;
+        return;
       }
-      changed = true;
+      if (!fresh) {  // another worker created it a moment ago
+        ++tally_[kUntracked];
+        return;
+      }
       Flow& f = table_->at(pos);
       f.init_is_a = from_a;
       if (chance().hit()) {
@@ -360,6 +331,8 @@ class TcpSeq final : public MatchStage {
       } else {
         ++tally_[kFlowsUnselected];
       }
+      f.deadline.store(now + table_->idle_time(f), std::memory_order_relaxed);
+      table_->publish(pos);
     }
 
     Flow& f = table_->at(pos);
@@ -380,11 +353,15 @@ class TcpSeq final : public MatchStage {
     ck.apply(v.l4 + 16);
     tally_[kRewritten] += rewritten;
 
-    if (!from_init) f.answered = true;
-    if (v.tcp_flags & kTcpFin) f.fins |= from_init ? 1 : 2;
-    if ((v.tcp_flags & kTcpRst) || f.fins == 3) f.closing = true;
-    f.deadline = now + table_->idle_cycles(f);
-    return changed;
+    if (!from_init && !f.answered.load(std::memory_order_relaxed)) {
+      f.answered.store(true, std::memory_order_relaxed);
+    }
+    uint8_t fins = f.fins.load(std::memory_order_relaxed);
+    if (v.tcp_flags & kTcpFin) {
+      fins = f.fins.fetch_or(from_init ? 1 : 2, std::memory_order_relaxed) | (from_init ? 1 : 2);
+    }
+    if ((v.tcp_flags & kTcpRst) || fins == 3) f.closing.store(true, std::memory_order_relaxed);
+    f.deadline.store(now + table_->idle_time(f), std::memory_order_relaxed);
   }
 
   void flush() {
@@ -396,7 +373,8 @@ class TcpSeq final : public MatchStage {
 
   Match syn_match_;
   SeqParams params_;
-  std::shared_ptr<FlowTable> table_;
+  std::shared_ptr<SeqTable> table_;
+  size_t cursor_ = 0;
   uint64_t tally_[std::size(kActions)] = {};
 };
 
@@ -462,8 +440,7 @@ const StageRegistration kReg{{
       if (table.empty()) m.fail("table", "a table name cannot be empty");
       m.done();
       return [c, sp, tp, table](const StageSite& site) {
-        auto t = shared_table(fmt::format("{}/{}/{}", site.router, table, site.worker), tp);
-        return std::make_unique<TcpSeq>(c, site, sp, std::move(t));
+        return std::make_unique<TcpSeq>(c, site, sp, seq_table(site, table, tp));
       };
     },
 }};

@@ -17,6 +17,7 @@
 #include "pathlab/engine/stage_registry.hpp"
 #include "pathlab/config/error.hpp"
 #include "pathlab/engine/chain.hpp"
+#include "pathlab/engine/clock.hpp"
 #include "pathlab/net/ptype.hpp"
 #include "pathlab/stages/packet.hpp"
 
@@ -58,6 +59,17 @@ Bytes Frames::get(const std::string& name, const std::string& field) const {
   auto f = c->second.find(field);
   if (f == c->second.end()) throw std::runtime_error("no field " + field + " in case " + name);
   return hex(f->second);
+}
+
+std::vector<std::pair<std::string, Bytes>> Frames::all() const {
+  std::vector<std::pair<std::string, Bytes>> out;
+  for (const auto& [name, fields] : cases_) {
+    for (const char* field : {"in", "out"}) {
+      auto f = fields.find(field);
+      if (f != fields.end() && !f->second.empty()) out.emplace_back(name + "." + field, hex(f->second));
+    }
+  }
+  return out;
 }
 
 long Frames::number(const std::string& name, const std::string& field) const {
@@ -150,6 +162,7 @@ std::vector<Out> StageRun::run(const std::vector<Bytes>& frames) {
   Batch b;
   b.n = 0;
   b.ngen = 0;
+  b.now = TscClock().now();
   for (const auto& f : frames) {
     b.pkts[b.n] = make_mbuf(f);
     b.verdict[b.n++] = 0xaa;  // the stage must write every verdict
@@ -196,6 +209,7 @@ MbufOut run_mbuf(StageRun& s, const Bytes& frame) {
   Batch b;
   b.n = 1;
   b.ngen = 0;
+  b.now = TscClock().now();
   b.pkts[0] = make_mbuf(frame);
   b.verdict[0] = 0xaa;
   s.stage().process(b);

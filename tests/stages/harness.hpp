@@ -42,6 +42,8 @@ class Frames {
   Bytes get(const std::string& name, const std::string& field = "in") const;
   bool has(const std::string& name) const;
   long number(const std::string& name, const std::string& field) const;
+  // Every case's "in" and "out" frames, named "case.field".
+  std::vector<std::pair<std::string, Bytes>> all() const;
 
  private:
   std::map<std::string, std::map<std::string, std::string>> cases_;
@@ -55,7 +57,7 @@ rte_mbuf* make_mbuf(const Bytes& frame);
 Bytes bytes_of(const rte_mbuf* m);
 
 struct Out {
-  uint8_t verdict = kPass;  // kPass, kGenerated, kTaken, or drop reason index + 1
+  uint8_t verdict = kPass;  // kPass, kGenerated, kHeld, kRedirect, or drop reason index + 1
   Bytes bytes;              // the frame after the stage (empty when dropped)
 };
 

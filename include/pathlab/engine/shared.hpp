@@ -8,7 +8,8 @@
 // key's position is reclaimed through the dataplane's RCU QSBR variable once every worker has
 // passed a quiescent state (the worker loop reports one per iteration), so a position a worker
 // read during a burst stays valid to the end of that burst. Without a QSBR variable (replay,
-// unit tests: one thread) positions are freed at once.
+// unit tests: one thread) the table is a plain rte_hash and positions are freed at once. Writers
+// must be EAL or registered (rte_thread_register) threads: rte_hash keeps free slots per lcore.
 //
 // The table hands out positions in [0, slots()); the owner keeps its values in an array indexed by
 // position. A writer fills the value, then publishes it with publish(); readers check ready().

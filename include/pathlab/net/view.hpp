@@ -160,8 +160,15 @@ inline bool parse_view(rte_mbuf* m) {
   return true;
 }
 
-// The one helper for a stage that changed the packet's shape or addresses.
+// The one helper for a stage that changed the packet's shape, protocol or addresses.
 inline bool refresh_view(rte_mbuf* m) { return parse_view(m); }
+// Field rewrites the view caches, without a re-parse: TCP flags, transport ports (host order).
+inline void view_set_tcp_flags(rte_mbuf* m, uint8_t flags) { stored_view(m).tcp_flags = flags; }
+inline void view_set_ports(rte_mbuf* m, uint16_t sport, uint16_t dport) {
+  StoredView& s = stored_view(m);
+  s.sport = sport;
+  s.dport = dport;
+}
 
 // The stored view with pointers. False when the packet has none (not IP, or rejected).
 inline bool view_packet(rte_mbuf* m, PktView& v) {
