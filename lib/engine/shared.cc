@@ -37,7 +37,6 @@ FlowTable::FlowTable(const std::string& name, uint32_t capacity, uint32_t key_le
       rte_hash_free(hash_);
       throw std::runtime_error(fmt::format("flow table {}: RCU: {}", name, rte_strerror(rte_errno)));
     }
-    rcu_ = true;
   }
   slots_ = rte_hash_max_key_id(hash_) + 1;
   ready_ = std::make_unique<std::atomic<uint8_t>[]>(slots_);
@@ -62,8 +61,9 @@ int32_t FlowTable::insert(const void* key, bool& created) {
 bool FlowTable::remove(const void* key) {
   const int32_t pos = rte_hash_del_key(hash_, key);
   if (pos < 0) return false;
+  // With RCU the position returns to the free list after a grace period; a plain table (one
+  // thread) frees it at once.
   ready_[pos].store(0, std::memory_order_release);
-  if (!rcu_) rte_hash_free_key_with_position(hash_, pos);
   return true;
 }
 

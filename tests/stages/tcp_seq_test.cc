@@ -12,6 +12,7 @@
 #pragma GCC diagnostic pop
 
 #include "harness.hpp"
+#include "pathlab/engine/shared.hpp"
 #include "pathlab/stages/packet.hpp"
 
 namespace pathlab::test {
@@ -23,6 +24,11 @@ const Frames& frames() {
 }
 
 std::string field(const char* prefix, long k) { return prefix + std::to_string(k); }
+
+StageSite with(StageSite site, SharedState& shared) {
+  site.shared = &shared;
+  return site;
+}
 
 // Runs every packet of a conversation case through `s` one at a time and compares with "outK".
 void expect_conversation(StageRun& s, const std::string& c) {
@@ -175,8 +181,9 @@ TEST(TcpSeq, SeedRepeatsAndDiffers) {
 // through the ingress instance, server packets leave through the egress one; they share a table.
 TEST(TcpSeq, IngressAndEgressShareTheTable) {
   const std::string params = "rewrite: both\noffset: 0x20\nresponder_offset: 0x80000000";
-  StageRun in("tcp_seq", params);
-  StageRun out("tcp_seq", params, egress_site());
+  SharedState shared("t", nullptr);  // the router's: instances find their table in it by name
+  StageRun in("tcp_seq", params, with(StageRun::default_site(), shared));
+  StageRun out("tcp_seq", params, with(egress_site(), shared));
   const long n = frames().number("v4_both", "n");
   for (long k = 0; k < n; ++k) {
     const Bytes f = frames().get("v4_both", field("in", k));
@@ -190,8 +197,8 @@ TEST(TcpSeq, IngressAndEgressShareTheTable) {
   EXPECT_EQ(out.action("untracked"), 0u);
 
   // Another table name: nothing shared, the egress side knows no flow.
-  StageRun in2("tcp_seq", params + "\ntable: a");
-  StageRun out2("tcp_seq", params + "\ntable: b", egress_site());
+  StageRun in2("tcp_seq", params + "\ntable: a", with(StageRun::default_site(), shared));
+  StageRun out2("tcp_seq", params + "\ntable: b", with(egress_site(), shared));
   in2.run1(frames().get("v4_both", "in0"));
   const Bytes synack = frames().get("v4_both", "in1");
   EXPECT_EQ(out2.run1(synack).bytes, synack);
@@ -199,9 +206,10 @@ TEST(TcpSeq, IngressAndEgressShareTheTable) {
 }
 
 TEST(TcpSeq, SharedTableNeedsTheSameSettings) {
-  StageRun a("tcp_seq", "capacity: 64");
-  EXPECT_THROW(StageRun("tcp_seq", "capacity: 128", egress_site()), std::runtime_error);
-  EXPECT_NO_THROW(StageRun("tcp_seq", "capacity: 64\noffset: 7", egress_site()));
+  SharedState shared("t", nullptr);
+  StageRun a("tcp_seq", "capacity: 64", with(StageRun::default_site(), shared));
+  EXPECT_THROW(StageRun("tcp_seq", "capacity: 128", with(egress_site(), shared)), std::runtime_error);
+  EXPECT_NO_THROW(StageRun("tcp_seq", "capacity: 64\noffset: 7", with(egress_site(), shared)));
 }
 
 TEST(TcpSeq, FlowsWithoutSynPassUntouched) {
@@ -272,6 +280,7 @@ TEST(TcpSeq, ExpiryBySweep) {
   for (int k = 2; k < 10; ++k) syns.push_back(frames().get("syns", field("in", k)));
   s.run(syns);
   EXPECT_EQ(s.action("flows"), 10u);
+  EXPECT_EQ(s.action("untracked"), 0u);
   EXPECT_EQ(s.action("table_full"), 0u);
 }
 

@@ -50,7 +50,6 @@ class FlowTable {
 
  private:
   rte_hash* hash_ = nullptr;
-  bool rcu_ = false;
   uint32_t capacity_ = 0;
   uint32_t slots_ = 0;
   std::unique_ptr<std::atomic<uint8_t>[]> ready_;
