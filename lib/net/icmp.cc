@@ -12,33 +12,19 @@
 #include <algorithm>
 #include <cstring>
 
+#include "pathlab/net/bytes.hpp"
 #include "pathlab/net/checksum.hpp"
+#include "pathlab/net/constants.hpp"
 #include "pathlab/net/parse.hpp"
 
 namespace pathlab::icmp {
 namespace {
 
-using parse::load_be16;
-using parse::load_be32;
-
 constexpr uint16_t kIcmpHdrLen = 8;
-constexpr uint8_t kProtoIcmp = 1;
-constexpr uint8_t kProtoIcmp6 = 58;
 constexpr uint16_t kGrow4 = parse::kIp4MinHdrLen + kIcmpHdrLen;  // 28
 constexpr uint16_t kGrow6 = parse::kIp6HdrLen + kIcmpHdrLen;     // 48
 constexpr uint32_t kQuote4Max = kIp4ErrorMax - kGrow4;           // 548
 constexpr uint32_t kQuote6Max = kIp6ErrorMax - kGrow6;           // 1232
-
-void store_be16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-void store_be32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
 
 // Whether the frame was sent to an L2 group address (I/G bit of the destination MAC).
 bool l2_group_dest(const rte_mbuf* m, uint16_t l2_len) {
@@ -137,13 +123,13 @@ Refuse make_ip4_error(rte_mbuf* m, uint16_t l2_len, uint8_t type, uint8_t code, 
   if ((ip[0] >> 4) != 4 || hlen < parse::kIp4MinHdrLen || hlen > avail || total < hlen) {
     return Refuse::Malformed;
   }
-  if ((load_be16(ip + 6) & RTE_IPV4_HDR_OFFSET_MASK) != 0) {
+  if ((load_be16(ip + 6) & kIp4OffsetMask) != 0) {
     return Refuse::NotFirstFragment;
   }
   const uint32_t orig_src = load_be32(ip + 12);
   const uint32_t orig_dst = load_be32(ip + 16);
   const uint32_t orig_len = std::min(avail, total);
-  if (ip[9] == kProtoIcmp && orig_len > hlen) {
+  if (ip[9] == kProtoIcmp4 && orig_len > hlen) {
     uint8_t t;
     const auto* tp = static_cast<const uint8_t*>(rte_pktmbuf_read(m, l2_len + hlen, 1, &t));
     if (ip4_is_error_type(*tp)) {
@@ -168,8 +154,7 @@ Refuse make_ip4_error(rte_mbuf* m, uint16_t l2_len, uint8_t type, uint8_t code, 
   store_be16(nip + 2, static_cast<uint16_t>(kGrow4 + quote));
   store_be32(nip + 4, 0);  // ID 0, flags 0 (DF clear), offset 0
   nip[8] = kErrorTtl;
-  nip[9] = kProtoIcmp;
-  store_be16(nip + 10, 0);
+  nip[9] = kProtoIcmp4;
   store_be32(nip + 12, src.v);
   store_be32(nip + 16, orig_src);
   uint8_t* const icmp = nip + parse::kIp4MinHdrLen;
@@ -177,12 +162,9 @@ Refuse make_ip4_error(rte_mbuf* m, uint16_t l2_len, uint8_t type, uint8_t code, 
   icmp[1] = code;
   store_be16(icmp + 2, 0);
   store_be32(icmp + 4, rest);
-  // The checksums are stored as computed by rte_raw_cksum over the bytes in the packet, so they
-  // are already in packet order: copy, do not byte-swap.
-  const uint16_t icmp_ck = static_cast<uint16_t>(~rte_raw_cksum(icmp, kIcmpHdrLen + quote));
-  std::memcpy(icmp + 2, &icmp_ck, 2);
-  const uint16_t ip_ck = static_cast<uint16_t>(~rte_raw_cksum(nip, parse::kIp4MinHdrLen));
-  std::memcpy(nip + 10, &ip_ck, 2);
+  // Sums come in packet order: stored as they are, not byte-swapped.
+  put16(icmp + 2, static_cast<uint16_t>(~csum::sum(icmp, kIcmpHdrLen + quote)));
+  csum::set_ip4_header(nip, parse::kIp4MinHdrLen);
   return Refuse::None;
 }
 
@@ -212,7 +194,7 @@ Refuse make_ip6_error(rte_mbuf* m, uint16_t l2_len, uint8_t type, uint8_t code, 
     uint8_t proto = 0;
     uint32_t off = 0;
     if (parse::ip6_upper_layer(q, quote, proto, off) && proto == kProtoIcmp6 && off < quote &&
-        q[off] < 128) {
+        ip6_is_error_type(q[off])) {
       return Refuse::AboutIcmpError;
     }
   }
@@ -221,7 +203,7 @@ Refuse make_ip6_error(rte_mbuf* m, uint16_t l2_len, uint8_t type, uint8_t code, 
   if (orig_src.is_multicast() || orig_src == kUnspecified || orig_src == kLoopback) {
     return Refuse::BadSource;
   }
-  const bool multicast_ok = type == 2 || (type == 4 && code == 2);
+  const bool multicast_ok = type == kIcmp6PacketTooBig || (type == kIcmp6ParamProblem && code == 2);
   if (!multicast_ok && (dst_multicast || l2_group_dest(m, l2_len))) {
     return Refuse::MulticastDest;
   }
@@ -243,11 +225,7 @@ Refuse make_ip6_error(rte_mbuf* m, uint16_t l2_len, uint8_t type, uint8_t code, 
   icmp[1] = code;
   store_be16(icmp + 2, 0);
   store_be32(icmp + 4, rest);
-  // Pseudo-header (RFC 8200 8.1) + message; rte_ipv6_hdr is packed, so the cast is safe.
-  uint32_t sum = rte_ipv6_phdr_cksum(reinterpret_cast<const rte_ipv6_hdr*>(nip), 0);
-  sum += rte_raw_cksum(icmp, payload);
-  const uint16_t ck = static_cast<uint16_t>(~csum::fold(sum));
-  std::memcpy(icmp + 2, &ck, 2);
+  put16(icmp + 2, static_cast<uint16_t>(~csum::transport(nip, 6, kProtoIcmp6, icmp, payload)));
   return Refuse::None;
 }
 
@@ -272,17 +250,6 @@ void swap_bytes(uint8_t* a, uint8_t* b, size_t n) {
   std::memcpy(b, t, n);
 }
 
-// Rewrites the 16-bit word at p (packet order) and updates the checksum at ck (packet order).
-void set_word(uint8_t* ck, uint8_t* p, uint16_t new_host) {
-  uint16_t old_w, new_w, c;
-  std::memcpy(&old_w, p, 2);
-  store_be16(p, new_host);
-  std::memcpy(&new_w, p, 2);
-  std::memcpy(&c, ck, 2);
-  c = csum::update16(c, old_w, new_w);
-  std::memcpy(ck, &c, 2);
-}
-
 }  // namespace
 
 void make_ip4_echo_reply(rte_mbuf* m, uint16_t l2_len) {
@@ -298,12 +265,14 @@ void make_ip4_echo_reply(rte_mbuf* m, uint16_t l2_len) {
   // Linearizing appends to the first segment, so the header did not move; read it only now.
   uint8_t* const ip = rte_pktmbuf_mtod_offset(m, uint8_t*, l2_len);
   uint8_t* const icmp = ip + hlen;
-  if (ip[9] != kProtoIcmp || icmp[0] != 8) {
+  if (ip[9] != kProtoIcmp4 || icmp[0] != kIcmp4Echo) {
     return;
   }
   swap_bytes(ip + 12, ip + 16, 4);  // checksum-neutral
-  set_word(ip + 10, ip + 8, static_cast<uint16_t>(kErrorTtl << 8 | ip[9]));
-  set_word(icmp + 2, icmp, static_cast<uint16_t>(0 << 8 | icmp[1]));
+  const uint8_t ttl_proto[2] = {kErrorTtl, ip[9]};
+  csum::ip4_set16(ip, 8, get16(ttl_proto));
+  const uint8_t type_code[2] = {kIcmp4EchoReply, icmp[1]};
+  csum::set16(icmp + 2, icmp, get16(type_code));
 }
 
 void make_ip6_echo_reply(rte_mbuf* m, uint16_t l2_len) {
@@ -329,12 +298,13 @@ void make_ip6_echo_reply(rte_mbuf* m, uint16_t l2_len) {
     }
   }
   uint8_t* const icmp = ip + off;
-  if (proto != kProtoIcmp6 || icmp[0] != 128) {
+  if (proto != kProtoIcmp6 || icmp[0] != kIcmp6Echo) {
     return;
   }
   swap_bytes(ip + 8, ip + 24, 16);  // checksum-neutral (pseudo-header sum is symmetric)
   ip[7] = kErrorTtl;                // hop limit is not covered by any checksum
-  set_word(icmp + 2, icmp, static_cast<uint16_t>(129 << 8 | icmp[1]));
+  const uint8_t type_code[2] = {kIcmp6EchoReply, icmp[1]};
+  csum::set16(icmp + 2, icmp, get16(type_code));
 }
 
 }  // namespace pathlab::icmp

@@ -44,7 +44,7 @@ constexpr CounterDesc kActions[] = {
 };
 enum Action : uint8_t { kIcmpSent, kIcmp6Sent, kRstSent };
 
-constexpr uint16_t kEthLen = 14;
+constexpr uint16_t kEthLen = parse::kEtherHdrLen;  // replies are untagged
 constexpr uint8_t kReplyTtl = 64;
 
 enum class Mode : uint8_t { Drop, RejectIcmp, RejectRst };
@@ -76,12 +76,12 @@ class TokenBucket {
 bool is_icmp_error(const PktView& v) {
   if (v.l4 == nullptr || v.l4_len < 1) return false;
   if (v.proto == kProtoIcmp4) return icmp::ip4_is_error_type(v.l4[0]);
-  return v.proto == kProtoIcmp6 && v.l4[0] < 128;
+  return v.proto == kProtoIcmp6 && icmp::ip6_is_error_type(v.l4[0]);
 }
 
 // A TCP segment with a sound header, not a fragment of one: a reset can answer it.
 bool whole_tcp(const PktView& v) {
-  return v.tcp_ok && (v.version == 6 || (parse::load_be16(v.l3 + 6) & 0x3fff) == 0);
+  return v.tcp_ok && (v.version == 6 || (load_be16(v.l3 + 6) & kIp4FragmentMask) == 0);
 }
 
 bool is_rst(const PktView& v) {
@@ -96,8 +96,7 @@ void untag(rte_mbuf* m, uint16_t l2_len, bool v4) {
     std::memmove(frame + (l2_len - kEthLen), frame, 12);
     frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_adj(m, l2_len - kEthLen));
   }
-  frame[12] = v4 ? 0x08 : 0x86;
-  frame[13] = v4 ? 0x00 : 0xdd;
+  store_be16(frame + 12, v4 ? parse::kEtherIpv4 : parse::kEtherIpv6);
   m->l2_len = kEthLen;
   m->l3_len = v4 ? 20 : 40;
   m->packet_type = v4 ? kPtype4 : kPtype6;
@@ -110,7 +109,7 @@ bool make_rst(rte_mbuf* m, const PktView& v) {
   if (!RTE_MBUF_DIRECT(m) || rte_mbuf_refcnt_read(m) != 1 || m->l2_len < kEthLen) return false;
   const bool v4 = v.version == 4;
   if (v4) {
-    const uint32_t src = parse::load_be32(v.l3 + 12), dst = parse::load_be32(v.l3 + 16);
+    const uint32_t src = load_be32(v.l3 + 12), dst = load_be32(v.l3 + 16);
     if (icmp::ip4_bad_error_source(src) || icmp::ip4_multicast_or_broadcast(dst)) return false;
   } else {
     static constexpr uint8_t kLoopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
@@ -129,7 +128,7 @@ bool make_rst(rte_mbuf* m, const PktView& v) {
   std::memcpy(addr_src, v.l3 + (v4 ? 12 : 8), alen);
   std::memcpy(addr_dst, v.l3 + (v4 ? 16 : 24), alen);
   const uint16_t sport = get16(v.l4), dport = get16(v.l4 + 2);
-  const uint32_t seg_seq = parse::load_be32(v.l4 + 4), seg_ack = parse::load_be32(v.l4 + 8);
+  const uint32_t seg_seq = load_be32(v.l4 + 4), seg_ack = load_be32(v.l4 + 8);
   const uint8_t flags = v.l4[13];
   const uint32_t seg_len =
       v.l4_len - (v.l4[12] >> 4) * 4u + ((flags & kTcpSyn) ? 1 : 0) + ((flags & kTcpFin) ? 1 : 0);
@@ -159,8 +158,7 @@ bool make_rst(rte_mbuf* m, const PktView& v) {
     std::memcpy(r.l3, kHdr, sizeof kHdr);  // ID 0, DF, as Linux's nf_reject
     std::memcpy(r.l3 + 12, addr_dst, 4);
     std::memcpy(r.l3 + 16, addr_src, 4);
-    const uint16_t ck = static_cast<uint16_t>(~rte_raw_cksum(r.l3, 20));
-    put16(r.l3 + 10, ck);
+    csum::set_ip4_header(r.l3, 20);
   } else {
     static constexpr uint8_t kHdr[8] = {0x60, 0, 0, 0, 0, 20, kProtoTcp, kReplyTtl};
     std::memcpy(r.l3, kHdr, sizeof kHdr);
@@ -228,9 +226,11 @@ class Block final : public MatchStage {
     if (with_rst) {
       ok = make_rst(m, v);
     } else if (v4) {
-      ok = icmp::make_ip4_error(m, l2_len, 3, 13, 0, *src4_) == icmp::Refuse::None;
+      ok = icmp::make_ip4_error(m, l2_len, icmp::kIcmp4DestUnreach, icmp::kIcmp4AdminProhibited, 0,
+                                *src4_) == icmp::Refuse::None;
     } else {
-      ok = icmp::make_ip6_error(m, l2_len, 1, 1, 0, *src6_) == icmp::Refuse::None;
+      ok = icmp::make_ip6_error(m, l2_len, icmp::kIcmp6DestUnreach, icmp::kIcmp6AdminProhibited, 0,
+                                *src6_) == icmp::Refuse::None;
     }
     if (!ok) {
       bucket_.refund();

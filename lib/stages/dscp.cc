@@ -26,8 +26,6 @@ constexpr CounterDesc kActions[] = {
     {"ecn_zeroed", "ECN bits cleared along with the remark (ecn: zero)"},
 };
 
-constexpr uint8_t kEcnMask = 0x03;
-
 struct DscpAction {
   std::array<uint8_t, 256> tos{};  // ToS / traffic class -> new value
   uint8_t counter = kSet;

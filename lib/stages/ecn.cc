@@ -56,7 +56,6 @@ constexpr CounterDesc kActions[] = {
     {"reflected", "ECE and CWR both set on a SYN-ACK (tcp: reflect)"},
 };
 
-constexpr uint8_t kEcnMask = 0x03;
 constexpr uint8_t kEceCwr = kTcpEce | kTcpCwr;
 
 // What an instance does, as byte -> byte tables plus a drop verdict per byte value.
@@ -76,9 +75,8 @@ struct EcnAction {
 
 // The flags byte is the low half of the 16-bit word at TCP offset 12 (data offset, flags).
 inline void set_tcp_flags(const PktView& v, uint8_t flags) {
-  const uint16_t old_w = get16(v.l4 + 12);
-  v.l4[13] = flags;
-  l4_update16(v, old_w, get16(v.l4 + 12));
+  const uint8_t w[2] = {v.l4[12], flags};
+  l4_set16(v, 12, get16(w));
 }
 
 // The connections whose ECN-setup SYN was dropped, by a fingerprint of addresses, ports and
@@ -182,6 +180,7 @@ class Ecn final : public MatchStage {
       }
       if (new_flags != flags) {
         set_tcp_flags(v, new_flags);
+        view_set_tcp_flags(b.pkts[i], new_flags);
         ++tcp_changed;
       }
     }

@@ -41,14 +41,13 @@ class EvilBit final : public MatchStage {
       b.verdict[i] = kPass;
       PktView v;
       if (!view_packet(b.pkts[i], v) || v.version != 4) continue;
-      const bool evil = (v.l3[6] & 0x80) != 0;
+      const bool evil = (load_be16(v.l3 + 6) & kIp4Evil) != 0;
       if (kAction == Action::Set ? evil : !evil) continue;
       if (!selected(v)) continue;
       if constexpr (kAction == Action::DropIfSet) {
         b.verdict[i] = 1;
       } else {
-        uint8_t w[2] = {static_cast<uint8_t>(v.l3[6] ^ 0x80), v.l3[7]};
-        ip4_set16(v.l3, 6, get16(w));
+        csum::ip4_set16(v.l3, 6, get16(v.l3 + 6) ^ rte_cpu_to_be_16(kIp4Evil));
         ++changed;
       }
     }

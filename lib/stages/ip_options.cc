@@ -11,13 +11,15 @@
 // Types are names (kIp4Names, kIp6Names) or numbers 0..255.
 #include <fmt/format.h>
 
-#include <charconv>
 #include <iterator>
 #include <optional>
 #include <string_view>
 
-#include "pathlab/stages/match.hpp"
 #include "pathlab/engine/stage_registry.hpp"
+#include "pathlab/net/ip4_options.hpp"
+#include "pathlab/net/ip6_ext.hpp"
+#include "pathlab/net/option_set.hpp"
+#include "pathlab/stages/match.hpp"
 
 namespace pathlab {
 namespace {
@@ -37,40 +39,31 @@ constexpr CounterDesc kActions[] = {
 };
 enum ActionIndex : size_t { kIp4Stripped, kIp6Padded, kMalformedPassed };
 
-constexpr uint8_t kIp4Eol = 0, kIp4Nop = 1;
-constexpr uint8_t kIp6Pad1 = 0, kIp6PadN = 1;
-
 struct TypeName {
   std::string_view name;
   uint8_t type;
 };
 constexpr TypeName kIp4Names[] = {
-    {"eol", 0},         {"nop", 1},    {"rr", 7},     {"qs", 25},      {"ts", 68},
-    {"traceroute", 82}, {"sec", 130},  {"lsrr", 131}, {"extsec", 133}, {"cipso", 134},
-    {"sid", 136},       {"ssrr", 137}, {"ra", 148},
+    {"eol", ip4opt::kEol},        {"nop", ip4opt::kNop},      {"rr", ip4opt::kRecordRoute},
+    {"qs", ip4opt::kQuickStart},  {"ts", ip4opt::kTimestamp}, {"traceroute", ip4opt::kTraceroute},
+    {"sec", ip4opt::kSecurity},   {"lsrr", ip4opt::kLsrr},    {"extsec", ip4opt::kExtSecurity},
+    {"cipso", ip4opt::kCipso},    {"sid", ip4opt::kStreamId}, {"ssrr", ip4opt::kSsrr},
+    {"ra", ip4opt::kRouterAlert},
 };
 constexpr TypeName kIp6Names[] = {
-    {"tunnel_limit", 0x04}, {"ra", 0x05},   {"calipso", 0x07},    {"smf_dpd", 0x08},
-    {"pdm", 0x0f},          {"ioam", 0x11}, {"quickstart", 0x26}, {"rpl", 0x63},
-    {"jumbo", 0xc2},        {"hao", 0xc9},
+    {"tunnel_limit", ip6ext::kTunnelLimit},
+    {"ra", ip6ext::kRouterAlert},
+    {"calipso", ip6ext::kCalipso},
+    {"smf_dpd", ip6ext::kSmfDpd},
+    {"pdm", ip6ext::kPdm},
+    {"ioam", ip6ext::kIoam},
+    {"quickstart", ip6ext::kQuickStart},
+    {"rpl", ip6ext::kRpl},
+    {"jumbo", ip6ext::kJumbo},
+    {"hao", ip6ext::kHomeAddress},
 };
 
-// 256 option types.
-struct TypeSet {
-  uint64_t w[4] = {};
-  void add(unsigned t) { w[t / 64] |= uint64_t{1} << (t % 64); }
-  bool has(unsigned t) const { return (w[t / 64] >> (t % 64)) & 1u; }
-  bool empty() const { return (w[0] | w[1] | w[2] | w[3]) == 0; }
-};
-
-std::optional<unsigned> number(std::string_view s) {
-  unsigned v = 0;
-  const bool hex = s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
-  if (hex) s.remove_prefix(2);
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, hex ? 16 : 10);
-  if (ec != std::errc() || p != s.data() + s.size() || v > 255) return std::nullopt;
-  return v;
-}
+using TypeSet = OptionSet<256>;
 
 template <size_t N>
 TypeSet types(YamlMap& m, std::string_view key, const TypeName (&names)[N], bool ip6) {
@@ -81,7 +74,7 @@ TypeSet types(YamlMap& m, std::string_view key, const TypeName (&names)[N], bool
     for (const auto& n : names) {
       if (n.name == s) t = n.type;
     }
-    if (!t) t = number(s);
+    if (!t) t = option_type_number(s);
     if (!t) {
       std::string known;
       for (const auto& n : names) known += fmt::format("{}{}", known.empty() ? "" : ", ", n.name);
@@ -89,7 +82,7 @@ TypeSet types(YamlMap& m, std::string_view key, const TypeName (&names)[N], bool
                         fmt::format("'{}' is not an {} option type ({}, or 0..255)", s,
                                     ip6 ? "IPv6" : "IPv4", known));
     }
-    if (ip6 && (*t == kIp6Pad1 || *t == kIp6PadN)) {
+    if (ip6 && (*t == ip6ext::kPad1 || *t == ip6ext::kPadN)) {
       throw ConfigError(it.pos, it.path, fmt::format("'{}' is padding already", s));
     }
     set.add(*t);
@@ -97,121 +90,7 @@ TypeSet types(YamlMap& m, std::string_view key, const TypeName (&names)[N], bool
   return set;
 }
 
-// ---- IPv4 -----------------------------------------------------------------------------------
-
-struct Ip4Option {
-  uint8_t off, len, type;
-};
-
-// The options before EOL, NOPs included; false for a malformed list (a length below 2, an option
-// running past the header, a type with no room for its length byte). Reads only `len` bytes.
-bool walk4(const uint8_t* a, unsigned len, Ip4Option (&out)[40], unsigned& n) {
-  n = 0;
-  unsigned off = 0;
-  while (off < len) {
-    const uint8_t type = a[off];
-    if (type == kIp4Eol) break;
-    if (type == kIp4Nop) {
-      out[n++] = {static_cast<uint8_t>(off), 1, type};
-      ++off;
-      continue;
-    }
-    if (len - off < 2) return false;
-    const uint8_t olen = a[off + 1];
-    if (olen < 2 || olen > len - off) return false;
-    out[n++] = {static_cast<uint8_t>(off), olen, type};
-    off += olen;
-  }
-  return true;
-}
-
 enum class Ip4Mode : uint8_t { Pass, Drop, DropUnlisted, Strip, StripUnlisted };
-
-// ---- IPv6 -----------------------------------------------------------------------------------
-
-// Calls fn(header_type, offset_from_l3, header_len) for each extension header in front of the
-// transport header (HBH, Routing, Destination Options, AH, Fragment), stopping after a
-// non-first fragment's Fragment header. False when a header does not fit the packet or
-// Hop-by-Hop is not first; fn returning false stops the walk early (and the walk returns true).
-template <typename Fn>
-bool walk6(const uint8_t* l3, uint32_t ip_len, Fn&& fn) {
-  uint8_t next = l3[6];
-  uint32_t off = 40;
-  for (;;) {
-    uint32_t hlen;
-    switch (next) {
-      case parse::kIp6HopByHop:
-        if (off != 40) return false;
-        [[fallthrough]];
-      case parse::kIp6Routing:
-      case parse::kIp6DestOpts:
-        if (ip_len - off < 8) return false;
-        hlen = (l3[off + 1] + 1u) * 8u;
-        break;
-      case parse::kIp6Ah:
-        if (ip_len - off < 8) return false;
-        hlen = (l3[off + 1] + 2u) * 4u;
-        break;
-      case parse::kIp6Fragment:
-        if (ip_len - off < 8) return false;
-        hlen = 8;
-        break;
-      default:
-        return true;
-    }
-    if (ip_len - off < hlen) return false;
-    if (!fn(next, off, hlen)) return true;
-    if (next == parse::kIp6Fragment && (parse::load_be16(l3 + off + 2) & 0xfff8) != 0) return true;
-    next = l3[off];
-    off += hlen;
-  }
-}
-
-// The option area of one HBH / Destination Options header (after its 2 fixed bytes) holds whole
-// options: Pad1, or type, length and that many data bytes within the header.
-bool options_fit(const uint8_t* h, uint32_t hlen) {
-  uint32_t off = 2;
-  while (off < hlen) {
-    if (h[off] == kIp6Pad1) {
-      ++off;
-      continue;
-    }
-    if (hlen - off < 2 || h[off + 1] > hlen - off - 2) return false;
-    off += 2u + h[off + 1];
-  }
-  return true;
-}
-
-// Overwrites the listed options of a header that options_fit() with PadN (type 1, the same
-// length, zero data). Returns the options padded.
-unsigned pad_options(uint8_t* h, uint32_t hlen, const TypeSet& strip) {
-  unsigned n = 0;
-  for (uint32_t off = 2; off < hlen;) {
-    const uint8_t type = h[off];
-    if (type == kIp6Pad1) {
-      ++off;
-      continue;
-    }
-    const uint8_t len = h[off + 1];
-    if (strip.has(type)) {
-      h[off] = kIp6PadN;
-      std::memset(h + off + 2, 0, len);
-      ++n;
-    }
-    off += 2u + len;
-  }
-  return n;
-}
-
-bool is_option_header(uint8_t type) {
-  return type == parse::kIp6HopByHop || type == parse::kIp6DestOpts;
-}
-
-// Next-header values that start an extension header chain walk6() follows.
-bool is_extension(uint8_t type) {
-  return is_option_header(type) || type == parse::kIp6Routing || type == parse::kIp6Ah ||
-         type == parse::kIp6Fragment;
-}
 
 // ---- the stage ------------------------------------------------------------------------------
 
@@ -262,7 +141,7 @@ class IpOptions final : public MatchStage {
         if constexpr (kMode != Ip4Mode::Pass) {
           if ((v.l3[0] & 0x0f) > 5 && selected(v)) b.verdict[i] = ip4<kMode>(b.pkts[i], v, t);
         }
-      } else if (ip6 && is_extension(v.l3[6]) && selected(v)) {
+      } else if (ip6 && parse::is_ip6_ext_header(v.l3[6]) && selected(v)) {
         b.verdict[i] = ip6_headers(v, t);
       }
     }
@@ -280,29 +159,26 @@ class IpOptions final : public MatchStage {
   template <Ip4Mode kMode>
   uint8_t ip4(rte_mbuf* m, const PktView& v, Tally& t) const {
     if constexpr (kMode == Ip4Mode::Drop) return kVerdictOptions;
-    const unsigned ihl = (v.l3[0] & 0x0fu) * 4u;
-    uint8_t kept[40];
+    uint8_t kept[ip4opt::kMaxArea];
     unsigned kept_len = 0;
     if constexpr (kMode == Ip4Mode::DropUnlisted || kMode == Ip4Mode::StripUnlisted) {
-      Ip4Option opt[40];
-      unsigned n = 0;
-      if (!walk4(v.l3 + 20, ihl - 20, opt, n)) return malformed(t);
       bool unlisted = false;
       unsigned nops = 0;  // a run of NOPs goes with the option after it
-      for (unsigned k = 0; k < n; ++k) {
-        const auto& o = opt[k];
-        if (o.type == kIp4Nop) {
+      const auto w = ip4opt::for_each(v.l3, [&](const ip4opt::Option& o) {
+        if (o.type == ip4opt::kNop) {
           ++nops;
         } else if (!p_.allow.has(o.type)) {
           unlisted = true;
           nops = 0;
         } else {
-          std::memset(kept + kept_len, kIp4Nop, nops);
-          std::memcpy(kept + kept_len + nops, v.l3 + 20 + o.off, o.len);
+          std::memset(kept + kept_len, ip4opt::kNop, nops);
+          std::memcpy(kept + kept_len + nops, v.l3 + o.off, o.len);
           kept_len += nops + o.len;
           nops = 0;
         }
-      }
+        return true;
+      });
+      if (w != ip4opt::Walk::Done) return malformed(t);
       if (!unlisted) return kPass;
       if constexpr (kMode == Ip4Mode::DropUnlisted) return kVerdictOptions;
     }
@@ -315,7 +191,7 @@ class IpOptions final : public MatchStage {
   // header and the fixed IP header move forward onto the freed bytes and the mbuf starts that
   // much later; the transport checksum is untouched (its pseudo-header has no header length).
   static void strip4(rte_mbuf* m, const PktView& v, const uint8_t* kept, unsigned kept_len) {
-    const unsigned ihl = (v.l3[0] & 0x0fu) * 4u;
+    const unsigned ihl = ip4opt::header_len(v.l3);
     const unsigned padded = (kept_len + 3) & ~3u;
     const unsigned new_ihl = 20 + padded;
     const unsigned cut = ihl - new_ihl;
@@ -326,9 +202,8 @@ class IpOptions final : public MatchStage {
     std::memmove(frame + cut, frame, head);
     uint8_t* l3 = v.l3 + cut;
     std::memcpy(l3 + 20, kept, kept_len);
-    std::memset(l3 + 20 + kept_len, kIp4Eol, padded - kept_len);
-    put16(l3 + 10, 0);
-    put16(l3 + 10, static_cast<uint16_t>(~rte_raw_cksum(l3, new_ihl)));
+    std::memset(l3 + 20 + kept_len, ip4opt::kEol, padded - kept_len);
+    csum::set_ip4_header(l3, new_ihl);
     rte_pktmbuf_adj(m, static_cast<uint16_t>(cut));
     m->l3_len = static_cast<uint16_t>(new_ihl);
     refresh_view(m);
@@ -340,20 +215,23 @@ class IpOptions final : public MatchStage {
     if (p_.drop_hbh && v.l3[6] == parse::kIp6HopByHop) return kVerdictHbh;
     const bool pad = !p_.ip6_strip.empty();
     if (!p_.drop_dstopts && !pad) return kPass;
-    bool dstopts = false, options_ok = true;
-    const bool chain_ok = walk6(v.l3, v.ip_len, [&](uint8_t type, uint32_t off, uint32_t hlen) {
-      if (type == parse::kIp6DestOpts && p_.drop_dstopts) {
-        dstopts = true;
-        return false;
-      }
-      if (pad && is_option_header(type)) options_ok &= options_fit(v.l3 + off, hlen);
-      return true;
-    });
-    if (dstopts) return kVerdictDstopts;
-    if (!chain_ok || !options_ok) return malformed(t);
+    if (p_.drop_dstopts) {
+      const auto c = ip6ext::walk(
+          v.l3, v.ip_len, [](const ip6ext::Header& h) { return h.type != parse::kIp6DestOpts; });
+      if (c.stopped) return kVerdictDstopts;
+      if (!c.ok) return malformed(t);
+    }
     if (!pad) return kPass;
-    walk6(v.l3, v.ip_len, [&](uint8_t type, uint32_t off, uint32_t hlen) {
-      if (is_option_header(type)) t.n[kIp6Padded] += pad_options(v.l3 + off, hlen, p_.ip6_strip);
+    if (!ip6ext::valid(v.l3, v.ip_len)) return malformed(t);
+    ip6ext::walk(v.l3, v.ip_len, [&](const ip6ext::Header& h) {
+      if (!ip6ext::has_options(h.type)) return true;
+      ip6ext::for_each_option(v.l3, h, [&](const ip6ext::Option& o) {
+        if (o.type != ip6ext::kPad1 && p_.ip6_strip.has(o.type)) {
+          ip6ext::pad_out(v.l3, o);
+          ++t.n[kIp6Padded];
+        }
+        return true;
+      });
       return true;
     });
     return kPass;

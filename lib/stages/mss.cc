@@ -10,9 +10,10 @@
 #include <algorithm>
 #include <iterator>
 
-#include "pathlab/stages/match.hpp"
 #include "pathlab/engine/stage_registry.hpp"
-#include "tcp_option_walk.hpp"
+#include "pathlab/net/tcp_options.hpp"
+#include "pathlab/net/tcp_resize.hpp"
+#include "pathlab/stages/match.hpp"
 
 namespace pathlab {
 namespace {
@@ -110,18 +111,17 @@ class Mss final : public MatchStage {
     for (unsigned k = 0; k < l.n; ++k) {
       if (l.opt[k].cls != tcpopt::kMss) continue;
       found = true;
-      uint8_t* value = l.area + l.opt[k].off + 2;
-      const uint16_t cur = parse::load_be16(value);
+      uint8_t* value = l.tcp + l.opt[k].off + 2;
+      const uint16_t cur = load_be16(value);
       const uint16_t want = kSet ? target : std::min(cur, target);
       if (want == cur) continue;
-      if (!changed) old_sum = rte_raw_cksum(l.area, l.area_len);
+      if (!changed) old_sum = csum::sum(l.area(), l.area_len());
       changed = true;
-      value[0] = static_cast<uint8_t>(want >> 8);
-      value[1] = static_cast<uint8_t>(want);
+      store_be16(value, want);
       ++t.n[want < cur ? kLowered : kRaised];
     }
     // The option may sit at an odd offset: update from the sum of the whole (even) area.
-    if (changed) l4_update16(v, old_sum, rte_raw_cksum(l.area, l.area_len));
+    if (changed) l4_update16(v, old_sum, csum::sum(l.area(), l.area_len()));
     return found;
   }
 
@@ -129,13 +129,14 @@ class Mss final : public MatchStage {
   // (the sender sized that segment), with room in the header; and not on a fragment. The headers
   // in front move back 4 bytes into the mbuf's headroom.
   static bool add(rte_mbuf* m, const PktView& v, unsigned hlen, uint16_t mss) {
-    if (hlen + 4 > 60 || v.l4_len != hlen || tcpopt::fragmented(v) || rte_pktmbuf_headroom(m) < 4) {
+    const bool fragment = (v.flags & kViewFragment) != 0;
+    if (hlen + 4 > 60 || v.l4_len != hlen || fragment || rte_pktmbuf_headroom(m) < 4) {
       return false;
     }
     const uint8_t opt[4] = {tcpopt::kMss, 4, static_cast<uint8_t>(mss >> 8),
                             static_cast<uint8_t>(mss)};
     // The options already there move by 4 bytes: their sum stays.
-    tcpopt::update_cksum_for_options(v, 0, rte_raw_cksum(opt, 4), hlen, hlen + 4);
+    tcpopt::update_cksum_for_options(v, 0, csum::sum(opt, 4), hlen, hlen + 4);
     tcpopt::update_ip_length(v, 4);
     const size_t head = static_cast<size_t>(v.l4 + 20 - rte_pktmbuf_mtod(m, uint8_t*));
     auto* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, 4));

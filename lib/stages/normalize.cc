@@ -90,7 +90,7 @@ class Normalize final : public MatchStage {
       bool new_id = false, fragment = false;
       if constexpr (kId != IpId::Keep) {
         if (v4) {
-          fragment = (parse::load_be16(v.l3 + 6) & 0x3fff) != 0;  // MF or an offset
+          fragment = (load_be16(v.l3 + 6) & kIp4FragmentMask) != 0;
           new_id = !fragment && (kId != IpId::Zero || get16(v.l3 + 4) != 0);
         }
       }
@@ -99,7 +99,7 @@ class Normalize final : public MatchStage {
       if (new_ttl != ttl) {
         if (v4) {
           const uint8_t w[2] = {new_ttl, v.l3[9]};
-          ip4_set16(v.l3, 8, get16(w));
+          csum::ip4_set16(v.l3, 8, get16(w));
         } else {
           v.l3[7] = new_ttl;  // the hop limit is under no checksum
         }
@@ -110,7 +110,7 @@ class Normalize final : public MatchStage {
           uint16_t id = 0;
           if constexpr (kId == IpId::Random) id = static_cast<uint16_t>(chance().next());
           if constexpr (kId == IpId::Sequential) id = rte_cpu_to_be_16(next_id_++);
-          ip4_set16(v.l3, 4, id);
+          csum::ip4_set16(v.l3, 4, id);
           ++ids;
         }
         fragments += fragment;

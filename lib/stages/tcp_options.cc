@@ -8,21 +8,30 @@
 //     malformed: pass                          # pass | drop
 // Kinds are names (see kKindNames) or numbers 2..255; `tfo` is kind 34 and kind 254 carrying
 // the experiment id 0xF989; `unknown` is every kind without a name here.
+#include "pathlab/net/tcp_options.hpp"
+
 #include <fmt/format.h>
 
-#include <charconv>
 #include <optional>
 #include <string_view>
 
-#include "pathlab/stages/match.hpp"
 #include "pathlab/engine/stage_registry.hpp"
-#include "tcp_option_walk.hpp"
+#include "pathlab/net/option_set.hpp"
+#include "pathlab/net/tcp_resize.hpp"
+#include "pathlab/stages/match.hpp"
 
 namespace pathlab {
 namespace {
 
-using tcpopt::KindSet;
 using tcpopt::OptionList;
+using KindSet = OptionSet<tcpopt::kClasses>;
+
+bool any_in(const KindSet& set, const OptionList& l) {
+  for (unsigned i = 0; i < l.n; ++i) {
+    if (set.has(l.opt[i].cls)) return true;
+  }
+  return false;
+}
 
 constexpr CounterDesc kDrops[] = {
     {"syn_option", "SYN carrying a kind listed in drop_syn_with"},
@@ -68,15 +77,6 @@ bool named_class(unsigned cls) {
   return false;
 }
 
-std::optional<unsigned> number(std::string_view s) {
-  unsigned v = 0;
-  const bool hex = s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
-  if (hex) s.remove_prefix(2);
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, hex ? 16 : 10);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 // Adds one list item (a name or a number) to `set`.
 void add_kind(KindSet& set, const YamlMap::Item& it) {
   const std::string s = it.node.IsScalar() ? it.node.Scalar() : "";
@@ -91,11 +91,11 @@ void add_kind(KindSet& set, const YamlMap::Item& it) {
     for (unsigned i = 0; i < k.n; ++i) set.add(k.cls[i]);
     return;
   }
-  const auto v = number(s);
+  const auto v = option_type_number(s);
   if (s == "eol" || s == "nop" || (v && *v < 2)) {
     throw ConfigError(it.pos, it.path, fmt::format("'{}' is padding: eol and nop always stay", s));
   }
-  if (!v || *v > 255) {
+  if (!v) {
     throw ConfigError(
         it.pos, it.path,
         fmt::format("'{}' is not a TCP option kind (mss, wscale, sack_permitted, sack, "
@@ -167,9 +167,9 @@ class TcpOptions final : public MatchStage {
           }
           if (strip_ts_) {
             uint8_t* area = v.l4 + 20;
-            const uint16_t old_sum = rte_raw_cksum(area, 12);
+            const uint16_t old_sum = csum::sum(area, 12);
             std::memset(area + 2, tcpopt::kNop, 10);
-            l4_update16(v, old_sum, 0x0606);  // rte_raw_cksum of twelve NOPs (0x01 bytes)
+            l4_update16(v, old_sum, 0x0606);  // csum::sum of twelve NOPs (0x01 bytes)
             ++t.stripped;
             ++t.options;
           }
@@ -186,14 +186,14 @@ class TcpOptions final : public MatchStage {
         continue;
       }
       if constexpr (kDropSyn) {
-        if ((v.tcp_flags & kTcpSyn) != 0 && p_.drop_syn.any_in(l)) {
+        if ((v.tcp_flags & kTcpSyn) != 0 && any_in(p_.drop_syn, l)) {
           b.verdict[i] = kVerdictSynOption;
           continue;
         }
       }
       if constexpr (kHow != How::None) {
         unsigned n = 0;
-        if (kHow == How::Remove && !tcpopt::fragmented(v)) {
+        if (kHow == How::Remove && (v.flags & kViewFragment) == 0) {
           n = remove(m, v, l, t);
         } else {
           n = overwrite_with_nops(v, l);
@@ -219,10 +219,10 @@ class TcpOptions final : public MatchStage {
     for (unsigned k = 0; k < l.n; ++k) {
       const auto& o = l.opt[k];
       if (!p_.strip.has(o.cls)) continue;
-      if (n++ == 0) old_sum = rte_raw_cksum(l.area, l.area_len);
-      std::memset(l.area + o.off, tcpopt::kNop, o.len);
+      if (n++ == 0) old_sum = csum::sum(l.area(), l.area_len());
+      std::memset(l.tcp + o.off, tcpopt::kNop, o.len);
     }
-    if (n != 0) l4_update16(v, old_sum, rte_raw_cksum(l.area, l.area_len));
+    if (n != 0) l4_update16(v, old_sum, csum::sum(l.area(), l.area_len()));
     return n;
   }
 
@@ -242,7 +242,7 @@ class TcpOptions final : public MatchStage {
         nops = 0;
       } else {
         std::memset(out + len, tcpopt::kNop, nops);
-        std::memcpy(out + len + nops, l.area + o.off, o.len);
+        std::memcpy(out + len + nops, l.tcp + o.off, o.len);
         len += nops + o.len;
         nops = 0;
       }
@@ -251,16 +251,16 @@ class TcpOptions final : public MatchStage {
     const unsigned new_area = (len + 3) & ~3u;
     std::memset(out + len, tcpopt::kEol, new_area - len);
 
-    const unsigned cut = l.area_len - new_area;
-    tcpopt::update_cksum_for_options(v, rte_raw_cksum(l.area, l.area_len),
-                                     rte_raw_cksum(out, new_area), 20 + l.area_len, 20 + new_area);
+    const unsigned cut = l.area_len() - new_area;
+    tcpopt::update_cksum_for_options(v, csum::sum(l.area(), l.area_len()), csum::sum(out, new_area),
+                                     l.hlen, 20 + new_area);
     if (cut == 0) {
-      std::memcpy(l.area, out, new_area);
+      std::memcpy(l.area(), out, new_area);
       return n;
     }
     tcpopt::update_ip_length(v, -static_cast<int>(cut));
     uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
-    const size_t head = static_cast<size_t>(l.area - frame);  // L2, IP and the fixed TCP header
+    const size_t head = static_cast<size_t>(l.area() - frame);  // L2, IP and the fixed TCP header
     std::memmove(frame + cut, frame, head);
     std::memcpy(frame + cut + head, out, new_area);
     rte_pktmbuf_adj(m, static_cast<uint16_t>(cut));

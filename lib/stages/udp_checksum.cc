@@ -45,8 +45,9 @@ enum class V6Zero : uint8_t { Pass, Drop, Fill };
 
 // Why fill() could not compute the checksum, as the counter to bump; kFilled when it did.
 ActionIndex fill(const PktView& v) {
-  if (v.version == 4 && (v.l3[6] & 0x20) != 0) return kFragmentNotFilled;  // MF: a first fragment
-  const uint16_t udp_len = parse::load_be16(v.l4 + 4);
+  // MF (a later fragment has no UDP header in view): a first fragment.
+  if (v.version == 4 && (load_be16(v.l3 + 6) & kIp4Mf) != 0) return kFragmentNotFilled;
+  const uint16_t udp_len = load_be16(v.l4 + 4);
   if (udp_len < 8 || udp_len > v.l4_len) return kBadLengthNotFilled;
   // Over the UDP length, as the receiver sums (bytes past it inside the IP packet are not UDP's).
   uint16_t ck = static_cast<uint16_t>(~l4_sum(v, udp_len));

@@ -1,34 +1,26 @@
-// RFC 1624 incremental updates against full recomputation with DPDK's checksum functions.
+// net/checksum.hpp: RFC 1624 incremental updates against full recomputation with DPDK's
+// checksum functions, and every helper against packets scapy built and checksummed
+// (gen_checksum_refs.py, at PATHLAB_BUILD_ROOT/tests/net/checksum_refs.json).
 #include "pathlab/net/checksum.hpp"
 
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wvolatile"  // DPDK 22.11 headers in C++20
 #include <rte_ip.h>
 #pragma GCC diagnostic pop
 
+#include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace pathlab {
 namespace {
 
 constexpr int kIters = 200000;
-
-uint16_t get16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-void put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
-uint32_t get32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-void put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
 
 // Random 16-bit word, biased towards the ones' complement zeros and their neighbours.
 uint16_t word(std::mt19937& rng) {
@@ -234,6 +226,133 @@ TEST(Checksum, Ip6L4AddressUpdates) {
     if (proto == IPPROTO_UDP && inc == 0) inc = 0xffff;
     put16(p.data() + ck_off, 0);
     ASSERT_EQ(inc, rte_ipv6_udptcp_cksum(ip, p.data() + 40)) << i;
+  }
+}
+
+// ---- Delta ------------------------------------------------------------------------------------
+
+// Gathered changes give what the same changes one at a time give.
+TEST(Checksum, DeltaMatchesOneAtATime) {
+  std::mt19937 rng(1071);
+  for (int i = 0; i < kIters / 4; ++i) {
+    const uint16_t ck = word(rng);
+    uint16_t one_by_one = ck;
+    csum::Delta d;
+    const int n = 1 + static_cast<int>(rng() % 12);
+    for (int k = 0; k < n; ++k) {
+      if (rng() % 2) {
+        const uint16_t o = word(rng), w = word(rng);
+        one_by_one = csum::update16(one_by_one, o, w);
+        d.add16(o, w);
+      } else {
+        const uint32_t o = static_cast<uint32_t>(word(rng)) << 16 | word(rng);
+        const uint32_t w = static_cast<uint32_t>(rng());
+        one_by_one = csum::update32(one_by_one, o, w);
+        d.add32(o, w);
+      }
+    }
+    ASSERT_EQ(d.apply(ck), one_by_one) << i;
+  }
+  EXPECT_TRUE(csum::Delta{}.empty());
+  EXPECT_EQ(csum::Delta{}.apply(0x1234), 0x1234);
+}
+
+// ---- against scapy ----------------------------------------------------------------------------
+
+using Bytes = std::vector<uint8_t>;
+
+const YAML::Node& refs() {
+  static const YAML::Node n = [] {
+    const char* root = std::getenv("PATHLAB_BUILD_ROOT");
+    return YAML::LoadFile(std::string(root != nullptr ? root : ".") +
+                          "/tests/net/checksum_refs.json");
+  }();
+  return n;
+}
+
+Bytes from_hex(const std::string& h) {
+  Bytes b(h.size() / 2);
+  for (size_t i = 0; i < b.size(); ++i) {
+    b[i] = static_cast<uint8_t>(std::stoul(h.substr(2 * i, 2), nullptr, 16));
+  }
+  return b;
+}
+
+TEST(ChecksumScapy, Ip4Header) {
+  ASSERT_GT(refs()["ip4_headers"].size(), 0u);
+  for (const auto& c : refs()["ip4_headers"]) {
+    const std::string what = c["name"].as<std::string>();
+    const Bytes want = from_hex(c["ip"].as<std::string>());
+    const uint32_t hlen = (want[0] & 0xfu) * 4u;
+    EXPECT_EQ(csum::ip4_header_sum(want.data(), hlen), 0xffff) << what;
+    EXPECT_EQ(csum::ip4_header_sum20(want.data()), csum::sum(want.data(), 20)) << what;
+    Bytes got = want;
+    put16(got.data() + 10, 0x5555);
+    csum::set_ip4_header(got.data(), hlen);
+    EXPECT_EQ(got, want) << what;
+  }
+}
+
+TEST(ChecksumScapy, Transport) {
+  ASSERT_GT(refs()["transport"].size(), 0u);
+  for (const auto& c : refs()["transport"]) {
+    const std::string what = c["name"].as<std::string>();
+    Bytes p = from_hex(c["ip"].as<std::string>());
+    const auto version = c["version"].as<unsigned>();
+    const auto proto = c["proto"].as<unsigned>();
+    const auto l4_off = c["l4_off"].as<uint32_t>();
+    uint8_t* const field = p.data() + l4_off + c["cksum_off"].as<uint32_t>();
+    const auto len = static_cast<uint32_t>(p.size() - l4_off);
+    const auto sum = [&] {
+      return csum::transport(p.data(), static_cast<uint8_t>(version), static_cast<uint8_t>(proto),
+                             p.data() + l4_off, len);
+    };
+    EXPECT_EQ(sum(), 0xffff) << what;
+    const uint16_t want = get16(field);
+    put16(field, 0);
+    EXPECT_EQ(static_cast<uint16_t>(~sum()), want) << what;
+  }
+}
+
+// The rewritten packet's checksums, from the old ones and the words that changed, equal scapy's
+// full recomputation: with one Delta per checksum, and with set16 / ip4_set16 word by word.
+TEST(ChecksumScapy, RewritesIncrementally) {
+  ASSERT_GT(refs()["rewrites"].size(), 0u);
+  for (const auto& c : refs()["rewrites"]) {
+    const std::string what = c["name"].as<std::string>();
+    const Bytes before = from_hex(c["before"].as<std::string>());
+    const Bytes after = from_hex(c["after"].as<std::string>());
+    ASSERT_EQ(before.size(), after.size()) << what;
+    const bool v4 = c["version"].as<unsigned>() == 4;
+    const auto l4_off = c["l4_off"].as<uint32_t>();
+    const uint32_t l4_ck = l4_off + c["cksum_off"].as<uint32_t>();
+    const uint32_t addr_begin = v4 ? 12 : 8, addr_end = v4 ? 20 : 40;
+    csum::Delta ip_delta, l4_delta;
+    Bytes stepped = before;
+    for (uint32_t off = 0; off + 1 < before.size(); off += 2) {
+      const uint16_t o = get16(before.data() + off), w = get16(after.data() + off);
+      if (o == w || (v4 && off == 10) || off == l4_ck) continue;
+      if (off < l4_off) {
+        if (c["pseudo"].as<bool>() && off >= addr_begin && off < addr_end) {
+          l4_delta.add16(o, w);
+          put16(stepped.data() + l4_ck, csum::update16(get16(stepped.data() + l4_ck), o, w));
+        }
+        if (v4) {
+          ip_delta.add16(o, w);
+          csum::ip4_set16(stepped.data(), off, w);
+        } else {
+          put16(stepped.data() + off, w);
+        }
+      } else {
+        l4_delta.add16(o, w);
+        csum::set16(stepped.data() + l4_ck, stepped.data() + off, w);
+      }
+    }
+    if (v4) {
+      EXPECT_EQ(ip_delta.apply(get16(before.data() + 10)), get16(after.data() + 10)) << what;
+    }
+    EXPECT_EQ(l4_delta.apply(get16(before.data() + l4_ck)), get16(after.data() + l4_ck)) << what;
+    EXPECT_EQ(stepped, after) << what;
   }
 }
 

@@ -28,6 +28,17 @@ struct rte_mbuf;
 
 namespace pathlab::icmp {
 
+// ICMP types and codes (RFC 792, RFC 1812 5.2.7.1).
+inline constexpr uint8_t kIcmp4EchoReply = 0, kIcmp4DestUnreach = 3, kIcmp4SourceQuench = 4,
+                         kIcmp4Redirect = 5, kIcmp4Echo = 8, kIcmp4TimeExceeded = 11,
+                         kIcmp4ParamProblem = 12;
+inline constexpr uint8_t kIcmp4NetUnreach = 0, kIcmp4FragNeeded = 4, kIcmp4AdminProhibited = 13;
+// ICMPv6 types (RFC 4443; Neighbor Discovery RFC 4861) and codes.
+inline constexpr uint8_t kIcmp6DestUnreach = 1, kIcmp6PacketTooBig = 2, kIcmp6TimeExceeded = 3,
+                         kIcmp6ParamProblem = 4, kIcmp6Echo = 128, kIcmp6EchoReply = 129,
+                         kIcmp6RouterSolicit = 133, kIcmp6Redirect = 137;
+inline constexpr uint8_t kIcmp6NoRoute = 0, kIcmp6AdminProhibited = 1, kIcmp6AddrUnreach = 3;
+
 inline constexpr uint16_t kIp4ErrorMax = 576;
 inline constexpr uint16_t kIp6ErrorMax = 1280;
 inline constexpr uint8_t kErrorTtl = 64;
@@ -57,8 +68,13 @@ inline bool ip4_multicast_or_broadcast(uint32_t a) { return (a >> 28) == 0xe || 
 // ICMPv4 types that are error messages (RFC 1812 4.3.2.7 / RFC 792): destination unreachable,
 // source quench, redirect, time exceeded, parameter problem.
 inline bool ip4_is_error_type(uint8_t t) {
-  return t == 3 || t == 4 || t == 5 || t == 11 || t == 12;
+  return t == kIcmp4DestUnreach || t == kIcmp4SourceQuench || t == kIcmp4Redirect ||
+         t == kIcmp4TimeExceeded || t == kIcmp4ParamProblem;
 }
+// ICMPv6 error messages have types below 128 (RFC 4443 2.1).
+inline bool ip6_is_error_type(uint8_t t) { return t < 128; }
+// Neighbor Discovery messages: router solicitation to redirect (RFC 4861 4).
+inline bool ip6_is_nd_type(uint8_t t) { return t >= kIcmp6RouterSolicit && t <= kIcmp6Redirect; }
 
 // A Refuse other than None leaves the mbuf untouched.
 // type/code per RFC 792; `rest` is the 32-bit word after the checksum (host order), e.g. the

@@ -1,15 +1,11 @@
 #pragma once
 // Header parsing and the input checks of RFC 1812 5.2.2 (IPv4) and RFC 8200 (IPv6).
 // Hot-path functions: inline, no allocation, never read past `len`. Pointers need no alignment:
-// every multi-byte field is read byte by byte (or with memcpy inside rte_raw_cksum).
+// every multi-byte field is read byte by byte or with memcpy (net/bytes.hpp).
 #include <cstdint>
-#include <cstring>
 
-// DPDK 22.11 headers trip -Wvolatile in C++20; keep our -Wall -Wextra build clean.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wvolatile"
-#include <rte_ip.h>
-#pragma GCC diagnostic pop
+#include "pathlab/net/bytes.hpp"
+#include "pathlab/net/checksum.hpp"
 
 namespace pathlab::parse {
 
@@ -32,11 +28,8 @@ inline constexpr uint8_t kIp6Ah = 51;
 inline constexpr uint8_t kIp6NoNext = 59;
 inline constexpr uint8_t kIp6DestOpts = 60;
 
-// Big-endian loads from unaligned packet bytes.
-inline uint16_t load_be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-inline uint32_t load_be32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-}
+using pathlab::load_be16;  // net/bytes.hpp
+using pathlab::load_be32;
 
 struct L2 {
   uint16_t ether_type = 0;  // host order, after any VLAN tags
@@ -86,21 +79,6 @@ enum class Ip6Result : uint8_t {
   BadPayloadLength,  // 40 + payload length > data available
 };
 
-// Ones' complement sum of a 20-byte IPv4 header, as rte_raw_cksum(ip, 20) returns it: five
-// 32-bit loads into a 64-bit accumulator, then folded (the sum is the same in either byte order).
-inline uint16_t ip4_header_sum20(const uint8_t* ip) {
-  uint64_t sum = 0;
-  for (int i = 0; i < 5; ++i) {
-    uint32_t w;
-    std::memcpy(&w, ip + 4 * i, 4);
-    sum += w;
-  }
-  sum = (sum & 0xffffffffu) + (sum >> 32);
-  sum = (sum & 0xffffu) + (sum >> 16);
-  sum = (sum & 0xffffu) + (sum >> 16);
-  return static_cast<uint16_t>((sum & 0xffffu) + (sum >> 16));
-}
-
 // `len` is the bytes available from the IP header on. verify_checksum is false when the NIC
 // has already checked it. Checks run in the order of the enum; the first failure is returned.
 inline Ip4Result ip4(const uint8_t* ip, uint32_t len, bool verify_checksum) {
@@ -120,8 +98,7 @@ inline Ip4Result ip4(const uint8_t* ip, uint32_t len, bool verify_checksum) {
   }
   // A correct header sums to 0xffff (ones' complement -0); data with version 4 is never all zero.
   if (verify_checksum) {
-    const uint16_t sum = hlen == kIp4MinHdrLen ? ip4_header_sum20(ip) : rte_raw_cksum(ip, hlen);
-    if (sum != 0xffff) [[unlikely]] {
+    if (csum::ip4_header_sum(ip, hlen) != 0xffff) [[unlikely]] {
       return Ip4Result::BadChecksum;
     }
   }
