@@ -141,7 +141,10 @@ Dataplane::Dataplane(const Config& cfg) : cfg_(cfg) {
 
 Dataplane::~Dataplane() {
   stop();
-  if (started_once_) set_telemetry_source({});
+  if (started_once_) {
+    set_telemetry_source({});
+    set_telemetry_mbufs({});
+  }
   control_.reset();
   owned_.clear();
   for (rte_ring* r : rings_) rte_ring_free(r);
@@ -493,6 +496,7 @@ void Dataplane::launch() {
     if (rc != 0) fail(fmt::format("port {}: start: {}", id, rte_strerror(-rc)));
   }
   set_telemetry_source([this] { return totals(); });
+  set_telemetry_mbufs([this] { return mbufs(); });
   started_once_ = true;
   stop_ = false;
   for (auto& w : workers_) {
@@ -529,6 +533,14 @@ void Dataplane::stop() {
   control_->flush();
   for (uint16_t id : eth_ports_) rte_eth_dev_stop(id);
   drain_rings();
+  // Closing releases what the PMDs keep in their rx rings: every mbuf is back in the pool.
+  for (uint16_t id : eth_ports_) rte_eth_dev_close(id);
+  eth_ports_.clear();
+}
+
+MbufUse Dataplane::mbufs() const {
+  if (pool_ == nullptr) return {};
+  return {pool_->size, rte_mempool_in_use_count(pool_)};
 }
 
 void Dataplane::drain_rings() {

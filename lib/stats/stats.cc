@@ -132,8 +132,12 @@ std::string router_json(const RouterTotals& t, const PortJsonExtra& extra) {
   return out;
 }
 
-std::string summary_json(const std::vector<RouterTotals>& routers, double seconds) {
-  std::string out = fmt::format("{{\"pathlab\":\"summary\",\"seconds\":{:.3f},\"routers\":[", seconds);
+std::string summary_json(const std::vector<RouterTotals>& routers, double seconds,
+                         const MbufUse& mbufs) {
+  std::string out = fmt::format(
+      "{{\"pathlab\":\"summary\",\"seconds\":{:.3f},\"mbufs\":{{\"pool\":{},\"in_use\":{}}},"
+      "\"routers\":[",
+      seconds, mbufs.pool, mbufs.in_use);
   for (size_t i = 0; i < routers.size(); ++i) out += (i ? "," : "") + router_json(routers[i]);
   return out + "]}";
 }
@@ -231,6 +235,36 @@ int tel_stages(const char*, const char*, rte_tel_data* d) { return tel_counters(
 int tel_all(const char*, const char*, rte_tel_data* d) { return tel_counters(d, true, true, true); }
 
 }  // namespace
+
+namespace {
+std::function<MbufUse()> g_mbufs;
+
+int tel_mbufs(const char*, const char*, rte_tel_data* d) {
+  MbufUse u;
+  {
+    std::lock_guard<std::mutex> g(g_lock);
+    if (!g_mbufs) return -1;
+    u = g_mbufs();
+  }
+  rte_tel_data_start_dict(d);
+  rte_tel_data_add_dict_u64(d, "pool", u.pool);
+  rte_tel_data_add_dict_u64(d, "in_use", u.in_use);
+  return 0;
+}
+}  // namespace
+
+void set_telemetry_mbufs(std::function<MbufUse()> source) {
+  {
+    std::lock_guard<std::mutex> g(g_lock);
+    g_mbufs = std::move(source);
+  }
+  static bool registered = false;
+  if (!registered) {
+    registered = true;
+    rte_telemetry_register_cmd("/pathlab/mbufs", tel_mbufs,
+                               "The mbuf pool's size and mbufs in use. Takes no parameters");
+  }
+}
 
 void set_telemetry_source(std::function<std::vector<RouterTotals>()> source) {
   {

@@ -104,6 +104,11 @@ def check_accounting(summary, log=None):
             log(f"{r.get('id')}: rx={acc.get('rx')} tx={acc.get('tx')} drops={acc.get('drops')} "
                 f"consumed={acc.get('consumed')} held={acc.get('held', 0)} nonzero drops={nz}")
         problems += accounting_problems(r)
+    # Every mbuf is back in the pool after the drain: pathlab closes its ports before it writes
+    # the summary, so the PMDs hold none (the baseline is 0; lcore caches count as free).
+    mbufs = summary.get("mbufs")
+    if mbufs is None or mbufs.get("in_use") != 0:
+        problems.append(f"mbufs in use after the drain: {mbufs}")
     if problems:
         raise SummaryError("accounting broken:\n  " + "\n  ".join(problems))
 

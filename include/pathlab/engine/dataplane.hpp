@@ -89,7 +89,11 @@ class Dataplane {
   rte_mempool* pool() const { return pool_; }
   RouterTotals totals(const Router& r) const;
   std::vector<RouterTotals> totals() const;
-  std::string summary_json(double seconds) const { return pathlab::summary_json(totals(), seconds); }
+  // After stop(), which closes the ports, in_use is 0 unless an mbuf leaked.
+  MbufUse mbufs() const;
+  std::string summary_json(double seconds) const {
+    return pathlab::summary_json(totals(), seconds, mbufs());
+  }
 
  private:
   [[gnu::cold]] void setup_mempool();

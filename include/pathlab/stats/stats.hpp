@@ -48,8 +48,16 @@ using PortJsonExtra = std::function<std::string(size_t port)>;
 // {"id":..,"asn":..,"ports":[..],"drops":{..},"events":{..},"consumed":N,"held":N,
 //  "accounting":{"rx":..,"tx":..,"drops":..,"consumed":..,"held":..,"balanced":..}}
 std::string router_json(const RouterTotals& t, const PortJsonExtra& extra = {});
-// The exit summary: {"pathlab":"summary","seconds":S,"routers":[router_json...]}.
-std::string summary_json(const std::vector<RouterTotals>& routers, double seconds);
+// The mbuf pool: its size and how many mbufs are not free (lcore caches count as free).
+struct MbufUse {
+  uint64_t pool = 0;
+  uint64_t in_use = 0;
+};
+
+// The exit summary: {"pathlab":"summary","seconds":S,"mbufs":{"pool":N,"in_use":K},
+// "routers":[router_json...]}.
+std::string summary_json(const std::vector<RouterTotals>& routers, double seconds,
+                         const MbufUse& mbufs);
 // "stats r1.p0 rx=..pps tx=..pps ... r1.drops=N ..." over `interval_s` since `last`.
 std::string stats_line(const std::vector<RouterTotals>& now, const std::vector<RouterTotals>& last,
                        double interval_s);
@@ -58,5 +66,7 @@ std::string stats_line(const std::vector<RouterTotals>& now, const std::vector<R
 // rte_telemetry, reading `source` (called from the telemetry thread) at every request. Pass an
 // empty function to detach (the callbacks then fail).
 void set_telemetry_source(std::function<std::vector<RouterTotals>()> source);
+// /pathlab/mbufs: the pool's size and mbufs in use.
+void set_telemetry_mbufs(std::function<MbufUse()> source);
 
 }  // namespace pathlab
