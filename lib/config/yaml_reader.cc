@@ -35,9 +35,11 @@ const std::string& scalar(const YAML::Node& node, const std::string& file, const
   return node.Scalar();
 }
 
+enum class IntText { Ok, NotInt, TooBig };
+
 // Parses a whole string as an integer: optional '-', then decimal or 0x hexadecimal digits.
-// Returns false when it is not an integer or does not fit in 64 bits.
-bool parse_int(std::string_view s, bool& neg, unsigned long long& mag) {
+// TooBig: digits whose magnitude does not fit in 64 bits.
+IntText parse_int(std::string_view s, bool& neg, unsigned long long& mag) {
   neg = !s.empty() && s.front() == '-';
   if (neg) s.remove_prefix(1);
   int base = 10;
@@ -45,9 +47,11 @@ bool parse_int(std::string_view s, bool& neg, unsigned long long& mag) {
     base = 16;
     s.remove_prefix(2);
   }
-  if (s.empty() || s.front() == '-' || s.front() == '+') return false;
+  if (s.empty() || s.front() == '-' || s.front() == '+') return IntText::NotInt;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), mag, base);
-  return ec == std::errc() && end == s.data() + s.size();
+  if (end != s.data() + s.size()) return IntText::NotInt;
+  if (ec == std::errc::result_out_of_range) return IntText::TooBig;
+  return ec == std::errc() ? IntText::Ok : IntText::NotInt;
 }
 
 template <typename T>
@@ -55,10 +59,12 @@ T to_int(const YAML::Node& node, const std::string& file, const std::string& pat
   const std::string& s = scalar(node, file, path, "an integer");
   bool neg = false;
   unsigned long long mag = 0;
-  if (!parse_int(s, neg, mag))
-    bad(node, file, path, fmt::format("expected an integer, got '{}'", s));
+  const IntText r = parse_int(s, neg, mag);
+  if (r == IntText::NotInt) bad(node, file, path, fmt::format("expected an integer, got '{}'", s));
   bool fits = false;
-  if (!neg) {
+  if (r == IntText::TooBig) {
+    fits = false;
+  } else if (!neg) {
     fits = std::in_range<T>(mag);
   } else if (mag <= static_cast<unsigned long long>(std::numeric_limits<long long>::max())) {
     fits = std::in_range<T>(-static_cast<long long>(mag));
@@ -168,14 +174,18 @@ const YamlMap::Entry* YamlMap::find(std::string_view key) const {
 
 bool YamlMap::has(std::string_view key) const { return find(key) != nullptr; }
 
-template <typename T>
-T YamlMap::get(std::string_view key) {
+const YAML::Node& YamlMap::value(std::string_view key) {
   const Entry* e = find(key);
   if (e == nullptr) fail(key, "missing required key");
   read_.emplace(key);
   // `key:` with nothing after it; pos() points at the key, not at whatever follows.
   if (e->value.IsNull()) fail(key, "missing value");
-  return convert<T>(e->value, file_, path(key));
+  return e->value;
+}
+
+template <typename T>
+T YamlMap::get(std::string_view key) {
+  return convert<T>(value(key), file_, path(key));
 }
 
 template <typename T>
@@ -261,13 +271,35 @@ void YamlMap::only(std::initializer_list<std::string_view> keys) const {
   }
 }
 
-void YamlMap::check_range(std::string_view key, long long v, long long lo, long long hi) const {
-  if (v < lo || v > hi) fail(key, fmt::format("{} is out of range {}..{}", v, lo, hi));
+long long YamlMap::get_ranged(std::string_view key, long long lo, long long hi) {
+  const YAML::Node& n = value(key);
+  const std::string& s = scalar(n, file_, path(key), "an integer");
+  bool neg = false;
+  unsigned long long mag = 0;
+  const IntText r = parse_int(s, neg, mag);
+  if (r == IntText::NotInt)
+    bad(n, file_, path(key), fmt::format("expected an integer, got '{}'", s));
+  constexpr auto kMax = static_cast<unsigned long long>(std::numeric_limits<long long>::max());
+  long long v = 0;
+  bool fits = r == IntText::Ok && mag <= kMax + (neg ? 1 : 0);
+  if (fits) v = neg ? static_cast<long long>(0 - mag) : static_cast<long long>(mag);
+  if (!fits || v < lo || v > hi) fail(key, fmt::format("{} is out of range {}..{}", s, lo, hi));
+  return v;
 }
 
-void YamlMap::check_range(std::string_view key, unsigned long long v, unsigned long long lo,
-                          unsigned long long hi) const {
-  if (v < lo || v > hi) fail(key, fmt::format("{} is out of range {}..{}", v, lo, hi));
+unsigned long long YamlMap::get_ranged(std::string_view key, unsigned long long lo,
+                                       unsigned long long hi) {
+  const YAML::Node& n = value(key);
+  const std::string& s = scalar(n, file_, path(key), "an integer");
+  bool neg = false;
+  unsigned long long mag = 0;
+  const IntText r = parse_int(s, neg, mag);
+  if (r == IntText::NotInt)
+    bad(n, file_, path(key), fmt::format("expected an integer, got '{}'", s));
+  if (r != IntText::Ok || (neg && mag != 0) || mag < lo || mag > hi) {
+    fail(key, fmt::format("{} is out of range {}..{}", s, lo, hi));
+  }
+  return mag;
 }
 
 YamlMap stage_params(const StageYaml& spec, const std::string& file) {

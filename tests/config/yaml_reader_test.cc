@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 
 namespace pathlab {
@@ -78,6 +79,72 @@ TEST(YamlReader, Ranges) {
   EXPECT_EQ(error_of([&] { m.get_in<uint16_t>("a", 6, 10); }), "f:1:4: a: 5 is out of range 6..10");
   EXPECT_EQ(error_of([&] { m.get_in<int>("b", -2, 2); }), "f:2:4: b: -3 is out of range -2..2");
   EXPECT_EQ(m.get_or_in<int>("c", 9, 1, 10), 9);
+}
+
+// get_in reads any integer and gives the range asked for, not the type's.
+TEST(YamlReader, RangesBeyondTheType) {
+  YAML::Node n = YAML::Load("a: 70000\nb: -1\nc: 99999999999999999999\nd: 0x10000\ne: -0\n");
+  YamlMap m(n, "f", "");
+  EXPECT_EQ(error_of([&] { m.get_in<uint16_t>("a", 68, 9216); }),
+            "f:1:4: a: 70000 is out of range 68..9216");
+  EXPECT_EQ(error_of([&] { m.get_in<uint16_t>("b", 68, 9216); }),
+            "f:2:4: b: -1 is out of range 68..9216");
+  EXPECT_EQ(error_of([&] { m.get_in<uint16_t>("c", 68, 9216); }),
+            "f:3:4: c: 99999999999999999999 is out of range 68..9216");
+  EXPECT_EQ(error_of([&] { m.get_in<int8_t>("c", -5, 5); }),
+            "f:3:4: c: 99999999999999999999 is out of range -5..5");
+  EXPECT_EQ(error_of([&] { m.get_in<int8_t>("a", -5, 5); }),
+            "f:1:4: a: 70000 is out of range -5..5");
+  EXPECT_EQ(error_of([&] { m.get_in<uint32_t>("d", 64, 65535); }),
+            "f:4:4: d: 0x10000 is out of range 64..65535");
+  EXPECT_EQ(m.get_in<uint32_t>("d", 64, 65536), 65536u);
+  EXPECT_EQ(m.get_in<uint16_t>("e", 0, 5), 0);
+  EXPECT_EQ(m.get_in<int64_t>("b", INT64_MIN, 0), -1);
+  // plain reads keep the type's range, for numbers too big for 64 bits too
+  EXPECT_EQ(error_of([&] { m.get<uint8_t>("c"); }),
+            "f:3:4: c: expected an integer in 0..255, got '99999999999999999999'");
+}
+
+TEST(YamlReader, RangeExtremes) {
+  YAML::Node n = YAML::Load(
+      "min: -9223372036854775808\nbelow: -9223372036854775809\nmax: 18446744073709551615\n");
+  YamlMap m(n, "f", "");
+  EXPECT_EQ(m.get_in<int64_t>("min", INT64_MIN, 0), INT64_MIN);
+  EXPECT_EQ(error_of([&] { m.get_in<int64_t>("below", INT64_MIN, 0); }),
+            "f:2:8: below: -9223372036854775809 is out of range -9223372036854775808..0");
+  EXPECT_EQ(m.get_in<uint64_t>("max", 0, UINT64_MAX), UINT64_MAX);
+}
+
+TEST(YamlReader, EscapeBytes) {
+  using namespace std::string_literals;
+  EXPECT_EQ(escape_bytes("plain ascii"), "plain ascii");
+  EXPECT_EQ(escape_bytes("caf\xc3\xa9 \xe2\x82\xac \xf0\x9d\x84\x9e"),
+            "caf\xc3\xa9 \xe2\x82\xac \xf0\x9d\x84\x9e");  // é € U+1D11E
+  EXPECT_EQ(escape_bytes("a\0b"s), "a\\x00b");
+  EXPECT_EQ(escape_bytes("\t\n\r\x1b[31m\x7f"), "\\x09\\x0a\\x0d\\x1b[31m\\x7f");
+  EXPECT_EQ(escape_bytes("\xc2\x9b\xc2\xa0"), "\\xc2\\x9b\xc2\xa0");  // C1 CSI; NBSP passes
+  EXPECT_EQ(escape_bytes("\xff\xfe"), "\\xff\\xfe");
+  EXPECT_EQ(escape_bytes("\x80x"), "\\x80x");                           // lone continuation byte
+  EXPECT_EQ(escape_bytes("\xc3"), "\\xc3");                             // truncated at the end
+  EXPECT_EQ(escape_bytes("\xe2\x82x"), "\\xe2\\x82x");                  // truncated in the middle
+  EXPECT_EQ(escape_bytes("\xc0\x80"), "\\xc0\\x80");                    // overlong NUL
+  EXPECT_EQ(escape_bytes("\xe0\x80\x80"), "\\xe0\\x80\\x80");           // overlong
+  EXPECT_EQ(escape_bytes("\xed\xa0\x80"), "\\xed\\xa0\\x80");           // a surrogate
+  EXPECT_EQ(escape_bytes("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // above U+10FFFF
+  EXPECT_EQ(escape_bytes("\xf5"), "\\xf5");
+}
+
+TEST(YamlReader, ErrorsEscapeFileKeyAndMessage) {
+  using namespace std::string_literals;
+  ConfigError e(SourcePos{"a\nb.yaml", 1, 2}, "k\xff", "got 'x\0y'"s);
+  EXPECT_STREQ(e.what(), "a\\x0ab.yaml:1:2: k\\xff: got 'x\\x00y'");
+  EXPECT_EQ(e.key(), "k\\xff");
+  EXPECT_EQ(e.message(), "got 'x\\x00y'");
+  // values from YAML escapes and raw bytes alike
+  YAML::Node n = YAML::Load("a: \"1\\0\\x01\"\nb: \xff\xfe\n");
+  YamlMap m(n, "f", "");
+  EXPECT_EQ(error_of([&] { m.get<int>("a"); }), "f:1:4: a: expected an integer, got '1\\x00\\x01'");
+  EXPECT_EQ(error_of([&] { m.get<int>("b"); }), "f:2:4: b: expected an integer, got '\\xff\\xfe'");
 }
 
 TEST(YamlReader, UnknownAndDuplicateKeys) {

@@ -48,7 +48,8 @@ class YamlMap {
   T get_or(std::string_view key, T fallback);
   template <typename T>
   std::optional<T> maybe(std::string_view key);
-  // Integers with an inclusive range check: "mtu: 50 is out of range 68..9216".
+  // Integers with an inclusive range check: "mtu: 50 is out of range 68..9216", for any integer
+  // outside the range (70000 in a uint16_t too).
   template <typename T>
   T get_in(std::string_view key, T lo, T hi);
   template <typename T>
@@ -86,9 +87,11 @@ class YamlMap {
     YAML::Node value;
   };
   const Entry* find(std::string_view key) const;
-  void check_range(std::string_view key, long long v, long long lo, long long hi) const;
-  void check_range(std::string_view key, unsigned long long v, unsigned long long lo,
-                   unsigned long long hi) const;
+  const YAML::Node& value(std::string_view key);  // required and non-null; marks the key read
+  // Reads an integer and checks it against lo..hi, whatever its size, so that the message gives
+  // that range rather than the type's.
+  long long get_ranged(std::string_view key, long long lo, long long hi);
+  unsigned long long get_ranged(std::string_view key, unsigned long long lo, unsigned long long hi);
 
   YAML::Node node_;
   std::string file_;
@@ -113,13 +116,12 @@ YamlMap stage_params(const StageYaml& spec, const std::string& file);
 
 template <typename T>
 T YamlMap::get_in(std::string_view key, T lo, T hi) {
-  T v = get<T>(key);
   if constexpr (std::is_signed_v<T>) {
-    check_range(key, static_cast<long long>(v), lo, hi);
+    return static_cast<T>(get_ranged(key, static_cast<long long>(lo), static_cast<long long>(hi)));
   } else {
-    check_range(key, static_cast<unsigned long long>(v), lo, hi);
+    return static_cast<T>(
+        get_ranged(key, static_cast<unsigned long long>(lo), static_cast<unsigned long long>(hi)));
   }
-  return v;
 }
 
 template <typename T>
