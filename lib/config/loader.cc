@@ -3,18 +3,20 @@
 // The format and the rules are documented in docs/config.md.
 #include "pathlab/config/loader.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <rte_config.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
+#include <optional>
 #include <set>
-#include <sstream>
 #include <utility>
 
 #include "pathlab/config/yaml_reader.hpp"
@@ -42,19 +44,89 @@ std::string read_name(YamlMap& m, std::string_view key) {
 
 bool looks_v6(std::string_view s) { return s.find(':') != std::string_view::npos; }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw ConfigError(SourcePos{path, 0, 0}, "",
-                      fmt::format("cannot open: {}", std::strerror(errno)));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// What a non-regular file is, for the refusal; nullptr for a regular file.
+const char* special_kind(mode_t mode) {
+  if (S_ISREG(mode)) return nullptr;
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
 }
 
-YAML::Node parse_yaml(const std::string& text, const std::string& file) {
+[[noreturn]] void file_error(const std::string& path, const std::string& message) {
+  throw ConfigError(SourcePos{path, 0, 0}, "", message);
+}
+
+[[noreturn]] void refuse_kind(const std::string& path, const char* kind) {
+  file_error(path, fmt::format("is {}, not a regular file", kind));
+}
+
+[[noreturn]] void too_large(const std::string& path, std::optional<uint64_t> size) {
+  std::string what = size ? fmt::format("is {} bytes, which is", *size) : std::string("is");
+  file_error(
+      path, fmt::format("{} over the {} MiB limit for a config file", what, kMaxConfigBytes >> 20));
+}
+
+// The whole of a regular file of at most kMaxConfigBytes. Anything else is refused by its kind
+// before it is opened (opening a device or a FIFO can block or have effects), and checked again
+// on the open descriptor.
+std::string read_text(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    file_error(path, fmt::format("cannot open: {}", std::strerror(errno)));
+  if (const char* kind = special_kind(st.st_mode)) refuse_kind(path, kind);
+  if (static_cast<uint64_t>(st.st_size) > kMaxConfigBytes) too_large(path, st.st_size);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) file_error(path, fmt::format("cannot open: {}", std::strerror(errno)));
+  std::string text;
   try {
-    return YAML::Load(text);
+    if (::fstat(fd, &st) != 0)
+      file_error(path, fmt::format("cannot open: {}", std::strerror(errno)));
+    if (const char* kind = special_kind(st.st_mode)) refuse_kind(path, kind);
+    // Up to one byte past the limit, in case the file grew (or, like /proc files, has no size).
+    char buf[65536];
+    for (;;) {
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) file_error(path, fmt::format("cannot read: {}", std::strerror(errno)));
+      if (n == 0) break;
+      text.append(buf, static_cast<size_t>(n));
+      if (text.size() > kMaxConfigBytes) too_large(path, std::nullopt);
+    }
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  return text;
+}
+
+// "line:column" (1-based) of byte `offset` in `text`.
+SourcePos pos_at(const std::string& text, size_t offset, const std::string& file) {
+  SourcePos pos{file, 1, 1};
+  for (size_t i = 0; i < offset; ++i) {
+    if (text[i] == '\n') {
+      ++pos.line;
+      pos.column = 1;
+    } else {
+      ++pos.column;
+    }
+  }
+  return pos;
+}
+
+// One YAML document: a second one with content is an error (a trailing `---` alone is not).
+YAML::Node parse_yaml(const std::string& text, const std::string& file) {
+  if (text.size() > kMaxConfigBytes) too_large(file, text.size());
+  // yaml-cpp reads NUL bytes as a UTF-16/32 encoding and reports nonsense.
+  if (size_t nul = text.find('\0'); nul != std::string::npos) {
+    throw ConfigError(pos_at(text, nul, file), "", "NUL byte: a config file is UTF-8 text");
+  }
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(text);
   } catch (const YAML::ParserException& e) {
     SourcePos pos{file, 0, 0};
     if (!e.mark.is_null()) {
@@ -63,6 +135,13 @@ YAML::Node parse_yaml(const std::string& text, const std::string& file) {
     }
     throw ConfigError(pos, "", "YAML syntax error: " + e.msg);
   }
+  for (size_t i = 1; i < docs.size(); ++i) {
+    if (!docs[i].IsNull()) {
+      throw ConfigError(pos_of(docs[i], file), "",
+                        "a second YAML document: a config file holds one");
+    }
+  }
+  return docs.empty() ? YAML::Node() : docs[0];
 }
 
 void check_unicast_mac(YamlMap& m, std::string_view key, const MacAddr& mac) {
@@ -103,6 +182,8 @@ struct PollSite {
   SourcePos pos;
   std::string path;
   std::string text;
+  std::string queue;     // as written ("0" when not given)
+  uint64_t queue_n = 0;  // its value, saturated: PollSpec::queue holds only 16 bits
 };
 
 class Loader {
@@ -216,8 +297,9 @@ class Loader {
         std::vector<PollSite> sites;
         for (const auto& pi : polls) {
           auto text = convert<std::string>(pi.node, file_, pi.path);
-          w.poll.push_back(parse_poll(text, pi));
-          sites.push_back(PollSite{pi.pos, pi.path, text});
+          PollSite site{pi.pos, pi.path, text};
+          w.poll.push_back(parse_poll(pi, site));
+          sites.push_back(std::move(site));
         }
         wm.done();
         p.workers.push_back(std::move(w));
@@ -227,20 +309,31 @@ class Loader {
     m.done();
   }
 
-  PollSpec parse_poll(const std::string& text, const YamlMap::Item& item) {
+  // Fills site.queue and site.queue_n; a queue of any size is an integer here and is checked
+  // against the port's queues later.
+  PollSpec parse_poll(const YamlMap::Item& item, PollSite& site) {
     auto fail = [&] {
-      throw ConfigError(item.pos, item.path,
-                        fmt::format("invalid poll entry '{}': expected router.port[:queue]", text));
+      throw ConfigError(
+          item.pos, item.path,
+          fmt::format("invalid poll entry '{}': expected router.port[:queue]", site.text));
     };
     PollSpec ps;
-    std::string_view s = text;
+    std::string_view s = site.text;
+    site.queue = "0";
     auto colon = s.find(':');
     if (colon != std::string_view::npos) {
       std::string_view q = s.substr(colon + 1);
-      unsigned long v = 0;
+      uint64_t v = 0;
       auto [end, ec] = std::from_chars(q.data(), q.data() + q.size(), v);
-      if (q.empty() || ec != std::errc() || end != q.data() + q.size() || v > 0xffff) fail();
-      ps.queue = static_cast<uint16_t>(v);
+      if (q.empty() || end != q.data() + q.size()) fail();
+      if (ec == std::errc::result_out_of_range) {
+        v = UINT64_MAX;
+      } else if (ec != std::errc()) {
+        fail();
+      }
+      site.queue = std::string(q);
+      site.queue_n = v;
+      ps.queue = static_cast<uint16_t>(std::min<uint64_t>(v, UINT16_MAX));
       s = s.substr(0, colon);
     }
     auto dot = s.find('.');
@@ -259,7 +352,7 @@ class Loader {
     r.pos = m.pos();
     r.id = read_name(m, "id");
     if (ids.count(r.id) != 0) m.fail("id", fmt::format("duplicate router id {}", r.id));
-    r.asn = m.get_or<uint32_t>("asn", 0);
+    r.asn = m.get_or_in<uint32_t>("asn", 0, 0, UINT32_MAX);
     if (!m.has("ports")) m.fail("ports", "missing required key");
     auto ports = m.items("ports");
     if (ports.empty()) m.fail("ports", "a router needs at least one port");
@@ -544,9 +637,9 @@ class Loader {
         const PortConfig* p = find_port(*r, ps.port);
         if (p == nullptr) err(fmt::format("no port {} in router {}", ps.port, ps.router));
         std::string name = ps.router + "." + ps.port;
-        if (ps.queue >= p->rx_queues) {
-          err(fmt::format("{} has no queue {} (it has {} rx queue{})", name, ps.queue, p->rx_queues,
-                          p->rx_queues == 1 ? "" : "s"));
+        if (site.queue_n >= p->rx_queues) {
+          err(fmt::format("{} has no queue {} (it has {} rx queue{})", name, site.queue,
+                          p->rx_queues, p->rx_queues == 1 ? "" : "s"));
         }
         std::string owner = fmt::format("process.workers[{}]", w);
         auto [it, fresh] = polled.emplace(std::pair{name, ps.queue}, owner);
@@ -680,8 +773,9 @@ class Loader {
     std::string file;
     for (const auto& dir : dirs_) {
       fs::path candidate = fs::path(dir) / (name + ".yaml");
+      // Whatever is there is taken, so that a directory or a FIFO is refused by name.
       std::error_code ec;
-      if (fs::is_regular_file(candidate, ec)) {
+      if (fs::exists(candidate, ec)) {
         file = candidate.string();
         break;
       }

@@ -2,11 +2,22 @@
 // error message "file:line:column: key: message".
 #include "pathlab/config/loader.hpp"
 
+#include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <rte_config.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -420,6 +431,187 @@ TEST(LoaderErrors, ErrorCarriesItsParts) {
   }
 }
 
+// ---- reading files: kinds, size, documents, bytes -----------------------------------------------
+
+// A temporary directory, removed with what it holds.
+class TempDir {
+ public:
+  TempDir() {
+    std::string t = (std::filesystem::temp_directory_path() / "pathlab-config-XXXXXX").string();
+    if (::mkdtemp(t.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = t;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// A sparse file of `size` bytes.
+void sparse_file(const std::string& path, off_t size) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, size), 0);
+  ::close(fd);
+}
+
+std::string file_error_of(const std::string& path, const std::vector<std::string>& dirs = {}) {
+  try {
+    load_config(path, dirs);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const char* const kOneRouter = "routers: [{id: r1, ports: [{name: p0, device: net_null0}]}]\n";
+
+TEST(ConfigFiles, DirectoryIsRefusedByName) {
+  TempDir d;
+  EXPECT_EQ(file_error_of(d.path()), d.path() + ": is a directory, not a regular file");
+}
+
+TEST(ConfigFiles, DevZeroIsRefusedBeforeReading) {
+  EXPECT_EQ(file_error_of("/dev/zero"), "/dev/zero: is a character device, not a regular file");
+  TempDir d;  // through a symlink: the name given is the name reported
+  ASSERT_EQ(::symlink("/dev/zero", (d / "z.yaml").c_str()), 0);
+  EXPECT_EQ(file_error_of(d / "z.yaml"), d / "z.yaml: is a character device, not a regular file");
+}
+
+TEST(ConfigFiles, FifoAndSocketAreRefusedWithoutOpening) {
+  TempDir d;
+  // A FIFO with no writer would block an open or a read.
+  ASSERT_EQ(::mkfifo((d / "f.yaml").c_str(), 0600), 0);
+  EXPECT_EQ(file_error_of(d / "f.yaml"), d / "f.yaml: is a FIFO, not a regular file");
+  const int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(s, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  const std::string sp = d / "s.yaml";
+  ASSERT_LT(sp.size(), sizeof a.sun_path);
+  std::memcpy(a.sun_path, sp.c_str(), sp.size() + 1);
+  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(file_error_of(sp), sp + ": is a socket, not a regular file");
+  ::close(s);
+}
+
+TEST(ConfigFiles, SizeIsCappedAt16MiB) {
+  TempDir d;
+  // One byte over: refused by its size, before reading.
+  sparse_file(d / "big.yaml", kMaxConfigBytes + 1);
+  EXPECT_EQ(file_error_of(d / "big.yaml"),
+            d / "big.yaml: is 16777217 bytes, which is over the 16 MiB limit for a config file");
+  EXPECT_EQ(error_of(std::string(kMaxConfigBytes + 1, ' ')),
+            "t.yaml: is 16777217 bytes, which is over the 16 MiB limit for a config file");
+  // Exactly at the limit: loads.
+  std::string text = std::string(kOneRouter) + "#";
+  text.resize(kMaxConfigBytes - 1, 'x');
+  write_file(d / "full.yaml", text + "\n");
+  EXPECT_EQ(file_error_of(d / "full.yaml"), "");
+}
+
+TEST(ConfigFiles, PipelineFilesGetTheSameChecks) {
+  TempDir d;
+  const std::string pd = d / "pipelines";
+  ASSERT_EQ(::mkdir(pd.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir((pd + "/dir.yaml").c_str(), 0700), 0);
+  ASSERT_EQ(::mkfifo((pd + "/fifo.yaml").c_str(), 0600), 0);
+  ASSERT_EQ(::symlink("/dev/zero", (pd + "/zero.yaml").c_str()), 0);
+  sparse_file(pd + "/big.yaml", kMaxConfigBytes + 1);
+  write_file(pd + "/twodocs.yaml", "name: twodocs\nstages: [count]\n---\nname: other\n");
+  const std::pair<const char*, std::string> cases[] = {
+      {"dir", "is a directory, not a regular file"},
+      {"fifo", "is a FIFO, not a regular file"},
+      {"zero", "is a character device, not a regular file"},
+      {"big", "is 16777217 bytes, which is over the 16 MiB limit for a config file"},
+  };
+  for (const auto& [name, message] : cases) {
+    write_file(d / "lab.yaml", with_ingress(std::string("[{pipeline: ") + name + "}]"));
+    EXPECT_EQ(file_error_of(d / "lab.yaml", {pd}), pd + "/" + name + ".yaml: " + message);
+  }
+  write_file(d / "lab.yaml", with_ingress("[{pipeline: twodocs}]"));
+  EXPECT_EQ(file_error_of(d / "lab.yaml", {pd}),
+            pd + "/twodocs.yaml:4:1: a second YAML document: a config file holds one");
+}
+
+TEST(ConfigFiles, OneDocumentWithOrWithoutMarkers) {
+  const std::string one = kOneRouter;
+  EXPECT_EQ(error_of("---\n" + one), "");
+  EXPECT_EQ(error_of(one + "...\n"), "");
+  EXPECT_EQ(error_of(one + "---\n"), "");  // an empty second document holds nothing
+  EXPECT_EQ(error_of(one + "---\n# a comment\n"), "");
+}
+
+TEST(ConfigFiles, NulByteIsReportedWhereItIs) {
+  using namespace std::string_literals;
+  EXPECT_EQ(error_of("routers:\n  - id: r\0x\n"s),
+            "t.yaml:2:10: NUL byte: a config file is UTF-8 text");
+  EXPECT_EQ(error_of(std::string(64, '\0')), "t.yaml:1:1: NUL byte: a config file is UTF-8 text");
+}
+
+// Each documented integer range (docs/config.md) is the one an out-of-range value reports, also
+// for values beyond the field's type.
+TEST(DocumentedRanges, MessagesGiveTheDocumentedRange) {
+  struct Range {
+    const char* key;
+    std::string yaml;  // V is the value
+    long long lo, hi;
+  };
+  const std::string ports = "routers: [{id: r1, ports: [{name: p0, device: x}]}]\n";
+  const std::string linked = "routers: [{id: r1, ports: [{name: a}, {name: b}]}]\n";
+  const Range ranges[] = {
+      {"process.burst", "process: {burst: V}\n" + ports, 1, 256},
+      {"process.mbufs", "process: {mbufs: V}\n" + ports, 256, 16777216},
+      {"process.mbuf_cache", "process: {mbuf_cache: V}\n" + ports, 0, 512},
+      {"process.rx_desc", "process: {rx_desc: V}\n" + ports, 64, 16384},
+      {"process.tx_desc", "process: {tx_desc: V}\n" + ports, 64, 16384},
+      {"process.icmp_rate_limit.rate", "process: {icmp_rate_limit: {rate: V}}\n" + ports, 1,
+       10000000},
+      {"process.icmp_rate_limit.burst", "process: {icmp_rate_limit: {burst: V}}\n" + ports, 1,
+       1000000},
+      {"process.neighbours.retries", "process: {neighbours: {retries: V}}\n" + ports, 1, 100},
+      {"process.neighbours.retry_ms", "process: {neighbours: {retry_ms: V}}\n" + ports, 10, 60000},
+      {"process.neighbours.hold_packets", "process: {neighbours: {hold_packets: V}}\n" + ports, 0,
+       4096},
+      {"process.neighbours.reachable_s", "process: {neighbours: {reachable_s: V}}\n" + ports, 1,
+       86400},
+      {"process.workers[0].lcore", "process: {workers: [{lcore: V, poll: r1.p0}]}\n" + ports, 0,
+       RTE_MAX_LCORE - 1},
+      {"routers[0].asn", "routers: [{id: r1, asn: V, ports: [{name: p0, device: x}]}]\n", 0,
+       4294967295},
+      {"routers[0].ports[0].mtu", "routers: [{id: r1, ports: [{name: p0, device: x, mtu: V}]}]\n",
+       68, 9216},
+      {"routers[0].ports[0].queues",
+       "routers: [{id: r1, ports: [{name: p0, device: x, queues: V}]}]\n", 1, 64},
+      {"links[0].ring_size", linked + "links: [{name: l, ends: [r1.a, r1.b], ring_size: V}]\n", 64,
+       65536},
+  };
+  const char* const values[] = {"70000", "-1", "4294967296", "99999999999999999999",
+                                "0x1000000000"};
+  for (const auto& r : ranges) {
+    for (const char* v : values) {
+      const long long n = std::strtoll(v, nullptr, 0);
+      if (std::string_view(v).size() < 19 && n >= r.lo && n <= r.hi) continue;
+      std::string yaml = r.yaml;
+      yaml.replace(yaml.find('V'), 1, v);
+      const std::string want = fmt::format("{}: {} is out of range {}..{}", r.key, v, r.lo, r.hi);
+      const std::string err = error_of(yaml);
+      EXPECT_TRUE(err.size() >= want.size() && err.ends_with(want)) << err << "\nwant: " << want;
+    }
+  }
+}
+
 // ---- the table of bad configurations
 // -------------------------------------------------------------
 
@@ -490,7 +682,7 @@ routers: [{id: r1, ports: [{name: p0, device: x}]}]
     asn: 4294967296
     ports: [{name: p0, device: x}]
 )",
-     "t.yaml:3:10: routers[0].asn: expected an integer in 0..4294967295, got '4294967296'"},
+     "t.yaml:3:10: routers[0].asn: 4294967296 is out of range 0..4294967295"},
     {"BadRouterId", R"(routers:
   - id: "r 1"
     ports: [{name: p0, device: x}]
@@ -527,6 +719,14 @@ routers: [{id: r1, ports: [{name: p0, device: x}]}]
         mtu: 50
 )",
      "t.yaml:6:14: routers[0].ports[0].mtu: 50 is out of range 68..9216"},
+    {"MtuBeyondItsType", R"(routers:
+  - id: r1
+    ports:
+      - name: p0
+        device: x
+        mtu: 70000
+)",
+     "t.yaml:6:14: routers[0].ports[0].mtu: 70000 is out of range 68..9216"},
     {"MtuMissingValue", R"(routers:
   - id: r1
     ports:
@@ -825,6 +1025,19 @@ routers: [{id: r1, ports: [{name: p0, device: x}]}]
 routers: [{id: r1, ports: [{name: p0, device: x, queues: 2}]}]
 )",
      "t.yaml:3:36: process.workers[0].poll[1]: r1.p0 has no queue 2 (it has 2 rx queues)"},
+    {"WorkerQueueBeyond16Bits", R"(process:
+  workers:
+    - {lcore: 1, poll: ["r1.p0:70000", "r1.p0:99999999999999999999"]}
+routers: [{id: r1, ports: [{name: p0, device: x}]}]
+)",
+     "t.yaml:3:25: process.workers[0].poll[0]: r1.p0 has no queue 70000 (it has 1 rx queue)"},
+    {"WorkerQueueBeyond64Bits", R"(process:
+  workers:
+    - {lcore: 1, poll: ["r1.p0:99999999999999999999"]}
+routers: [{id: r1, ports: [{name: p0, device: x}]}]
+)",
+     "t.yaml:3:25: process.workers[0].poll[0]: r1.p0 has no queue 99999999999999999999 (it has 1 "
+     "rx queue)"},
     {"WorkerQueuePolledTwice", R"(process:
   workers:
     - {lcore: 1, poll: [r1.p0]}
@@ -875,6 +1088,41 @@ routers: [{id: r1, ports: [{name: p0, device: x}]}]
             every: 2
 )",
      "t.yaml:8:13: routers[0].ports[0].egress[0].every: unknown key"},
+    {"SecondDocument", R"(routers: [{id: r1, ports: [{name: p0, device: x}]}]
+---
+routers: [{id: r2, ports: [{name: p0, device: x}]}]
+)",
+     "t.yaml:3:1: a second YAML document: a config file holds one"},
+    {"SecondDocumentAfterAnEmptyOne", R"(routers: [{id: r1, ports: [{name: p0, device: x}]}]
+---
+---
+process: {burst: 8}
+)",
+     "t.yaml:4:1: a second YAML document: a config file holds one"},
+    {"FirstDocumentEmpty", R"(---
+---
+routers: [{id: r1, ports: [{name: p0, device: x}]}]
+)",
+     "t.yaml:3:1: a second YAML document: a config file holds one"},
+    {"SyntaxErrorInSecondDocument", R"(routers: [{id: r1, ports: [{name: p0, device: x}]}]
+---
+[
+)",
+     "t.yaml:4:1: YAML syntax error: end of sequence flow not found"},
+    {"ControlBytesEscaped", R"(routers:
+  - id: "r\x01\0\e[31m"
+    ports: [{name: p0, device: x}]
+)",
+     "t.yaml:2:9: routers[0].id: invalid name 'r\\x01\\x00\\x1b[31m': use letters, digits, '_' and "
+     "'-'"},
+    {"InvalidUtf8Escaped", "routers:\n  - id: r\xff\xc3\n    ports: [{name: p0, device: x}]\n",
+     "t.yaml:2:9: routers[0].id: invalid name 'r\\xff\\xc3': use letters, digits, '_' and '-'"},
+    {"InvalidUtf8InKeyEscaped",
+     "routers:\n  - id: r1\n    c\xc0\xafolour: 1\n    ports: [{name: p0, device: x}]\n",
+     "t.yaml:3:5: routers[0].c\\xc0\\xafolour: unknown key"},
+    {"ValidUtf8PassesThrough",
+     "routers:\n  - id: caf\xc3\xa9\n    ports: [{name: p0, device: x}]\n",
+     "t.yaml:2:9: routers[0].id: invalid name 'caf\xc3\xa9': use letters, digits, '_' and '-'"},
     {"StageListNotAList", R"(routers:
   - id: r1
     ports:

@@ -11,12 +11,19 @@
 //   - `{pipeline: NAME}` is replaced by the stages of NAME.yaml. Those specs have pos.file = the
 //     pipeline file and path "pipeline NAME.stages[i]"; the loader passes spec.pos.file as the
 //     `file` argument of StageRegistry::parse, so errors name the pipeline file.
+//
+// Files: a config or pipeline file must be a regular file (a directory, device, FIFO or socket
+// is refused by its kind before it is opened) of at most kMaxConfigBytes, UTF-8 with no NUL
+// byte, and hold one YAML document.
+#include <cstddef>
 #include <string>
 #include <vector>
 
 #include "pathlab/config/config.hpp"
 
 namespace pathlab {
+
+inline constexpr size_t kMaxConfigBytes = size_t{16} << 20;  // 16 MiB, per file
 
 // pipeline_dirs: where `{pipeline: NAME}` looks for NAME.yaml, in order.
 Config load_config(const std::string& path, const std::vector<std::string>& pipeline_dirs);
