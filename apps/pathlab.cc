@@ -28,7 +28,7 @@ constexpr const char* kUsage =
     "usage: pathlab [EAL options] -- --config FILE [options]\n"
     "  --config FILE            routers, links and workers (YAML)\n"
     "  --validate               check the config and exit\n"
-    "  --duration SECONDS       stop after this long (default: until SIGINT/SIGTERM)\n"
+    "  --duration SECONDS       stop after this long (default: until SIGINT/SIGTERM/SIGHUP)\n"
     "  --stats-interval SECONDS print a stats line this often (default 1, 0 = never)\n"
     "  --pipelines DIR          where {pipeline: NAME} looks first (repeatable)\n"
     "   or: pathlab replay --config FILE --in IN.pcap --out OUT.pcap [options]  (docs/replay.md)\n";
@@ -228,6 +228,8 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  // SIGHUP stops it the same way (drain, summary, exit 0), unless it is ignored (nohup).
+  if (std::signal(SIGHUP, on_signal) == SIG_IGN) std::signal(SIGHUP, SIG_IGN);
   int rc = 0;
   try {
     pathlab::Dataplane dp(cfg);
