@@ -1,0 +1,214 @@
+// Fuzz target: every stage's process(), in a Chain of one or two stages built through the
+// registry from a table of parameter sets (each stage's doc block and tests/stages). A stage the
+// table does not know (a new one) runs with empty params when those parse.
+// Input: [flags] [stage A] [stage B] [site] [frames...]
+//   flags: bit 0 Pool buffers (else Exact), bit 1 fix checksums, bit 2 trim padding, bit 3 a
+//          second stage, bit 4 several frames ([len:16][bytes] records, up to 8), bit 5 verify
+//          the IPv4 header checksum at input (the router does unless the NIC did);
+//   stage A / B: an index into the table (modulo its size);
+//   site: bit 0 egress, bits 1-3 the port MTU, bits 4-7 the engine time step.
+// PATHLAB_FUZZ_STAGE=name fixes stage A to that stage's parameter sets (scripts/fuzz stage:NAME).
+// After the chain (and a drain for holding stages): every passing packet keeps the stage
+// guarantees (common.hpp: check_passed), every generated one is a whole, valid frame, and every
+// mbuf is freed.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "common.hpp"
+#include "pathlab/config/error.hpp"
+#include "pathlab/engine/chain.hpp"
+#include "pathlab/engine/stage_registry.hpp"
+
+using namespace pathlab;
+using namespace plfuzz;
+
+namespace {
+
+struct Params {
+  const char* kind;
+  const char* yaml;
+};
+
+// Valid parameter sets, every key of every stage somewhere. `seed` fixes random draws.
+const Params kParams[] = {
+    {"count", ""},
+    {"drop", ""},
+    {"block", "action: drop"},
+    {"block", "action: reject\nrate: 10000000\nburst: 1000000"},
+    {"block", "action: reject\nreject_with: tcp_rst\nrate: 10000000\nburst: 1000000"},
+    {"block", "action: reject\nrate: 1\nburst: 1"},
+    {"block", "action: reject\nreject_with: tcp_rst\nmatch: {proto: tcp, dport: 80}"},
+    {"block", "match: {proto: udp, dport: 443}"},
+    {"block", "action: reject\nmatch: {ip: 6, src: 2001:db8::/32}\nprobability: 0.5\nseed: 1"},
+    {"dscp", "action: {set: ef}"},
+    {"dscp", "action: zero\nmatch: {proto: udp}"},
+    {"dscp", "action: bleach_precedence\necn: zero"},
+    {"dscp", "action: {map: {ef: 0, af11: cs1, 63: le, 0: 2}}\necn: keep"},
+    {"dscp", "action: {set: 10}\necn: zero\nprobability: 0.25\nseed: 11"},
+    {"ecn", "ip: bleach"},
+    {"ecn", "ip: set_ce\ntcp: reflect"},
+    {"ecn", "ip: drop_ect\ntcp: strip_flags"},
+    {"ecn", "ip: {rewrite: {ect0: ect1, 3: not-ect}}\ntcp: strip_syn_flags"},
+    {"ecn", "ip: {tos_overwrite: 255}"},
+    {"ecn", "tcp: drop_ecn_setup_syn\necn_fallback: drop"},
+    {"ecn", "tcp: drop_ecn_setup_syn"},
+    {"ecn", "ip: bleach\nmatch: {proto: tcp, tcp_flags: [syn, \"!ack\"], sport: 1024-65535}"},
+    {"evil_bit", "action: set"},
+    {"evil_bit", "action: clear"},
+    {"evil_bit", "action: drop_if_set\nmatch: {proto: udp}"},
+    {"ip_options", "ipv4: strip"},
+    {"ip_options", "ipv4: strip\nallow: [ra, nop]\nmalformed: drop"},
+    {"ip_options", "ipv4: drop\nallow: [ra]"},
+    {"ip_options", "ipv6_strip: [0x1e, ra]"},
+    {"ip_options", "drop_hbh: true\ndrop_dstopts: true\nmalformed: drop"},
+    {"ip_options", "ipv4: strip\nipv6_strip: [0x1e]\nmalformed: pass"},
+    {"mss", "clamp: 536\nadd_if_missing: true"},
+    {"mss", "clamp_to_mtu: true\nmalformed: drop"},
+    {"mss", "set: 9000\nadd_if_missing: true"},
+    {"mss", "clamp: 1360\nmatch: {proto: tcp, tcp_flags: [syn, ack]}"},
+    {"normalize", "ttl: {set: 64}\nip_id: random\nseed: 5"},
+    {"normalize", "ttl: {min: 10, max: 20}\nip_id: sequential\nseed: 9"},
+    {"normalize", "ttl: {max: 1}"},
+    {"normalize", "ip_id: zero\nmatch: {ip: 4, dst: 10.0.0.0/8}"},
+    {"tcp_options", "strip: [sack_permitted, timestamp, wscale]\nhow: remove"},
+    {"tcp_options", "strip: [timestamp]\nhow: nop"},
+    {"tcp_options", "allow: [mss, wscale, sack]\nhow: remove\nmalformed: drop"},
+    {"tcp_options", "drop_syn_with: [tfo]\nstrip: [mptcp, 99, unknown]"},
+    {"tcp_seq", "rewrite: both\nseed: 3\ncapacity: 8"},
+    {"tcp_seq", "rewrite: initiator\noffset: 0x20\ncapacity: 16\ntimeout: 0.001\nclosing_timeout: 0.001"},
+    {"tcp_seq", "rewrite: responder\nresponder_offset: 0x80000000\ncapacity: 8"},
+    {"tcp_seq", "rewrite: both\noffset: 16777216\nresponder_offset: 7\ncapacity: 8\nmatch: {proto: tcp, dport: 80}"},
+    {"udp_checksum", "action: fill\nipv6_zero: fill"},
+    {"udp_checksum", "action: drop_zero\nipv6_zero: drop"},
+    {"udp_checksum", "action: drop_zero\nipv6_zero: pass\nmatch: {proto: udp, dport: 53}"},
+};
+
+struct Entry {
+  std::string kind, yaml;
+  StageBuilder build;
+};
+std::vector<Entry> g_all;     // every parameter set
+std::vector<size_t> g_first;  // stage A candidates (all, or PATHLAB_FUZZ_STAGE's)
+
+StageBuilder parse(const std::string& kind, const std::string& yaml) {
+  StageYaml spec;
+  spec.kind = kind;
+  spec.params = yaml.empty() ? YAML::Node(YAML::NodeType::Map) : YAML::Load(yaml);
+  spec.pos = {"fuzz.yaml", 1, 1};
+  spec.path = "stage";
+  return StageRegistry::instance().parse(spec, "fuzz.yaml");
+}
+
+void setup() {
+  std::map<std::string, int> per_kind;
+  for (const StageInfo& info : StageRegistry::instance().all()) per_kind[info.name] = 0;
+  for (const Params& p : kParams) {
+    try {
+      g_all.push_back({p.kind, p.yaml, parse(p.kind, p.yaml)});
+      per_kind[p.kind]++;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "fuzz_stage: parameter set [%s: %s] no longer parses: %s\n", p.kind, p.yaml, e.what());
+      std::abort();
+    }
+  }
+  for (const auto& [kind, n] : per_kind) {
+    if (n != 0) continue;
+    try {
+      g_all.push_back({kind, "", parse(kind, "")});
+      std::fprintf(stderr, "fuzz_stage: stage %s has no parameter sets here; fuzzing it with defaults\n",
+                   kind.c_str());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "fuzz_stage: stage %s has no parameter sets here and needs some: %s\n", kind.c_str(),
+                   e.what());
+    }
+  }
+  const char* only = std::getenv("PATHLAB_FUZZ_STAGE");
+  for (size_t i = 0; i < g_all.size(); ++i) {
+    if (only == nullptr || *only == 0 || g_all[i].kind == only) g_first.push_back(i);
+  }
+  if (g_first.empty()) {
+    std::fprintf(stderr, "fuzz_stage: no stage %s\n", only);
+    std::abort();
+  }
+}
+
+constexpr uint16_t kMtus[8] = {1500, 1280, 9000, 576, 68, 1492, 65535, 1400};
+
+StageSite site_of(uint8_t b, unsigned k) {
+  StageSite s;
+  s.router = "r1";
+  s.port = "p0";
+  s.egress = b & 1;
+  s.port_mtu = kMtus[(b >> 1) & 7];
+  s.ip4.push_back(*parse_ip4_prefix("10.0.0.1/24"));
+  s.ip6.push_back(*parse_ip6_prefix("2001:db8::1/64"));
+  s.name = fmt::format("s{}", k);
+  return s;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  init_eal();
+  setup();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  Reader r(data, size);
+  const uint8_t flags = r.u8();
+  const Entry& a = g_all[g_first[r.u8() % g_first.size()]];
+  const Entry& b = g_all[r.u8() % g_all.size()];
+  const uint8_t site = r.u8();
+  const Buf mode = (flags & 1) ? Buf::Pool : Buf::Exact;
+  std::vector<std::unique_ptr<Stage>> stages;
+  stages.push_back(a.build(site_of(site, 0)));
+  if (flags & 8) stages.push_back(b.build(site_of(site, 1)));
+  Chain chain(std::move(stages));
+
+  Nanos now = 1'000'000'000ull;
+  const Nanos step = static_cast<Nanos>(site >> 4) * 100'000'000ull;  // 0 .. 1.5 s between frames
+  // Several frames run as bursts of one so that time moves between them.
+  for (auto f : frames(r.rest(), flags & 16, 8)) {
+    Bytes frame(f.begin(), f.end());
+    if (flags & 2) fix_checksums(frame);
+    rte_mbuf* m = make_packet(frame, mode);
+    if (m == nullptr) continue;
+    router_input(m, flags & 4, flags & 32);
+    Batch one;
+    one.now = now;
+    one.pkts[0] = m;
+    one.n = 1;
+    const Before bf = snapshot(m);
+    chain.run(one);
+    for (uint16_t i = 0; i < one.n; ++i) {
+      check_passed(one.pkts[i], bf, "passed");
+      rte_pktmbuf_free(one.pkts[i]);
+    }
+    for (uint16_t i = 0; i < one.ngen; ++i) {
+      check_generated(one.gen[i], "generated");
+      rte_pktmbuf_free(one.gen[i]);
+    }
+    for (uint16_t i = 0; i < one.nredirect; ++i) {
+      check_passed(one.redirect[i], bf, "redirected");
+      rte_pktmbuf_free(one.redirect[i]);
+    }
+    now += step;
+  }
+  if (chain.holds()) {
+    Batch out;
+    chain.drain(kForever, out);
+    for (uint16_t i = 0; i < out.n; ++i) rte_pktmbuf_free(out.pkts[i]);
+    for (uint16_t i = 0; i < out.ngen; ++i) rte_pktmbuf_free(out.gen[i]);
+    for (uint16_t i = 0; i < out.nredirect; ++i) rte_pktmbuf_free(out.redirect[i]);
+  }
+  end_iteration();
+  return 0;
+}

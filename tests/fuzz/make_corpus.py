@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets (tests/fuzz/corpus/<target>/) from the scapy test
+frames a normal build writes (BUILD/tests/stages/*_frames.json, tests/router/router_frames.json,
+tests/net/icmp_refs.json) and from the repository's YAML files. Deterministic; a few hundred
+files in all. Usage: make_corpus.py [BUILD]  (default: <repo>/build)"""
+import glob
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+BUILD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(REPO, "build")
+OUT = os.path.join(HERE, "corpus")
+rng = random.Random(12)
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def write(target, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, hashlib.sha1(data).hexdigest()), "wb") as f:
+        f.write(data)
+
+
+def sample(items, n):
+    items = sorted(set(items))
+    return items if len(items) <= n else rng.sample(items, n)
+
+
+# Frames per stage corpus: "in" and "out" of every case.
+stage_frames = {}
+for path in sorted(glob.glob(os.path.join(BUILD, "tests/stages/*_frames.json"))):
+    kind = os.path.basename(path)[: -len("_frames.json")]
+    frames = []
+    for case in load(path).values():
+        for field in ("in", "out"):
+            if isinstance(case.get(field), str) and case[field]:
+                frames.append(bytes.fromhex(case[field]))
+    stage_frames[kind] = frames
+if not stage_frames:
+    sys.exit(f"make_corpus.py: no frames under {BUILD}/tests/stages (build the tests first)")
+router = load(os.path.join(BUILD, "tests/router/router_frames.json"))
+icmp_refs = load(os.path.join(BUILD, "tests/net/icmp_refs.json"))
+
+shutil.rmtree(OUT, ignore_errors=True)
+
+# The parameter table of fuzz_stage.cc: index -> stage kind.
+table = re.findall(r'^\s*\{"([a-z_0-9]+)", "', open(os.path.join(HERE, "fuzz_stage.cc")).read(), re.M)
+by_kind = {}
+for i, kind in enumerate(table):
+    by_kind.setdefault(kind, []).append(i)
+
+# view: [flags] [frame]
+all_frames = [f for fs in stage_frames.values() for f in fs]
+all_frames += [bytes.fromhex(c["in"]) for c in router.values() if isinstance(c.get("in"), str)]
+for f in sample(all_frames, 60):
+    write("view", bytes([rng.choice([0, 1, 4, 8, 13])]) + f)
+
+# stage: [flags] [A] [B] [site] [frames]; A one of the frame's own stage's parameter sets.
+for kind, frames in sorted(stage_frames.items()):
+    for f in sample(frames, 12):
+        a = rng.choice(by_kind.get(kind, [0]))
+        b = rng.randrange(len(table))
+        flags = rng.choice([0, 0, 1, 4, 8, 9])
+        write("stage", bytes([flags, a, b, rng.randrange(256)]) + f)
+# A few multi-frame inputs (flag 16) for the stateful stages.
+for kind in ("tcp_seq", "normalize", "block", "ecn"):
+    frames = stage_frames.get(kind, [])
+    for _ in range(3):
+        if len(frames) < 3:
+            break
+        body = b"".join(struct.pack(">H", len(f)) + f for f in rng.sample(frames, 3))
+        write("stage", bytes([16, rng.choice(by_kind[kind]), 0, 0x10]) + body)
+
+# icmp: [flags] [type] [code] [rest:32] [l2] [split] [frame]
+for ref in icmp_refs:
+    v6 = ref["kind"].startswith("ip6")
+    flags = 4 if v6 else 0
+    if ref.get("l2_len", 14) != 14:
+        flags |= 32
+    write("icmp", bytes([flags, ref["type"] & 255, ref["code"] & 255]) + struct.pack(">I", ref["rest"] & 0xffffffff)
+          + bytes([ref.get("l2_len", 14) & 255, 0]) + bytes.fromhex(ref["input"]))
+for name in sorted(router):
+    case = router[name]
+    if name.startswith(("echo", "llecho")) and isinstance(case.get("in"), str):
+        v6 = "6" in name
+        write("icmp", bytes([16 | (4 if v6 else 0), 0, 0, 0, 0, 0, 0, 0, 0]) + bytes.fromhex(case["in"]))
+
+# arp_nd: [flags] [port] [frame]: the ARP / ND / resolution cases and a sample of the others, each
+# on its port.
+names = [n for n in router if isinstance(router[n].get("in"), str)]
+keep = [n for n in names if n.startswith(("arp", "ns", "learnt", "unres"))]
+for name in sorted(keep + sample([n for n in names if n not in keep], 30)):
+    port = router[name].get("port", 0)
+    write("arp_nd", bytes([0, port if isinstance(port, int) else 0]) + bytes.fromhex(router[name]["in"]))
+
+# config: the repository's configs and pipelines.
+for path in sorted(glob.glob(os.path.join(REPO, "topologies/*.yaml")) +
+                   glob.glob(os.path.join(REPO, "pipelines/*.yaml")) +
+                   glob.glob(os.path.join(REPO, "tests/config/data/**/*.yaml"), recursive=True) +
+                   glob.glob(os.path.join(REPO, "tests/integration/topologies/*.yaml"))):
+    with open(path, "rb") as f:
+        write("config", f.read())
+
+
+# pcap: small captures of frames, in each byte order and timestamp unit, one with a cut record.
+def pcap(frames, magic, endian, snaplen=262144):
+    out = struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, snaplen, 1)
+    for i, f in enumerate(frames):
+        out += struct.pack(endian + "IIII", 1700000000 + i, 1000 * i, len(f), len(f)) + f
+    return out
+
+
+for i in range(10):
+    frames = rng.sample(all_frames, 3)
+    magic = 0xA1B2C3D4 if i % 2 == 0 else 0xA1B23C4D
+    data = pcap(frames, magic, "<" if i < 6 else ">")
+    if i == 9:
+        data = data[:-5]
+    write("pcap", data)
+write("pcap", pcap([b""], 0xA1B2C3D4, "<"))  # a caplen-0 record
+
+for t in sorted(os.listdir(OUT)):
+    print(f"{t}: {len(os.listdir(os.path.join(OUT, t)))} files")
