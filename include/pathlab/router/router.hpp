@@ -1,12 +1,13 @@
 #pragma once
-// One emulated router: its ports, routing tables, neighbours, stage chains and per-worker counters,
-// and the burst-at-a-time forwarding path:
-//   Ethernet input -> IPv4/IPv6 input checks -> ingress stages -> route lookup -> forward
-//   (TTL/hop limit, local delivery, ICMP errors, MTU) -> egress stages -> neighbour + L2 rewrite
-//   -> tx burst.
+// One emulated router: its ports, routing tables, neighbours, stage chains and per-worker counters
+// behind a small API, and the burst-at-a-time data path, one file a step (lib/router/):
+//   eth_input -> ip_input -> ingress stages -> forward (route lookup, local delivery, TTL, MTU;
+//   icmp_error) -> output (egress stages, neighbour + L2 rewrite) -> tx.
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <rte_ether.h>
@@ -132,14 +133,25 @@ struct WorkerIo {
   rte_ring* ctrl = nullptr;  // worker -> control path
 };
 
+// Every counter of a router summed over its workers and the control path (router drops and
+// events; stage counters are read through Router::chain()).
+struct RouterCounters {
+  std::vector<PortCounters> ports;
+  std::array<uint64_t, static_cast<size_t>(Drop::Count)> drops{};
+  std::array<uint64_t, static_cast<size_t>(Event::Count)> events{};
+  uint64_t consumed = 0;
+};
+
 class Router {
  public:
-  // `slots` counter sets: one per worker, plus one for the control path (the last).
+  // `slots` counter sets: one per worker, plus one for the control path (the last). Ports get
+  // their names, addresses, MTU and queues from cfg; link ports (no device) are ring ports.
   Router(uint16_t index, const RouterConfig& cfg, const ProcessConfig& proc, unsigned slots);
   ~Router();
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
 
+  // ---- The data path (a worker; docs/architecture.md, "The data path").
   // Forwards one rx burst that arrived on port `in` at engine time `now`.
   void process(const WorkerIo& io, uint8_t in, rte_mbuf** pkts, uint16_t n, Nanos now);
   // Releases what this worker's holding stages keep that is due at `now`, and sends it on.
@@ -147,19 +159,61 @@ class Router {
   uint32_t drain(const WorkerIo& io, Nanos now);
   // Transmits frames whose L2 header is written, counting them as the control path's.
   void send_ctrl(const WorkerIo& io, uint8_t port, rte_mbuf** pkts, uint16_t n);
+  // Some stage may hold packets: workers call drain() every loop, and drain(kForever) at exit.
+  bool holds_packets() const { return holds; }
 
-  // Control-path helpers (main lcore).
+  // ---- Ports.
+  size_t port_count() const { return ports.size(); }
+  const PortRt& port(uint8_t i) const { return ports[i]; }
+  int port_index(std::string_view name) const;  // -1 when the router has no such port
+  // Set-up, before any worker runs. set_port_mac also derives the link-local address.
+  void set_port_mac(uint8_t i, const rte_ether_addr& mac);
+  void attach_eth(uint8_t i, uint16_t eth_id, bool rx_cksum_hw, bool tx_shared);
+  void attach_rings(uint8_t i, rte_ring* rx, rte_ring* tx);
+
+  // ---- Routes and next hops (set-up; lookups from the control path too).
+  uint32_t add_nexthop(NextHop h);
+  const NextHop& nexthop(uint32_t nh) const { return nexthops[nh]; }
+  size_t nexthop_count() const { return nexthops.size(); }
+  // Throw std::runtime_error when the table refuses. A /0 is installed as two /1s.
+  void add_route4(const Ip4Prefix& p, uint32_t nh);
+  void add_route6(const Ip6Prefix& p, uint32_t nh);
   int lookup4(Ip4Addr dst, uint32_t& nh) const;
   int lookup6(const Ip6Addr& dst, uint32_t& nh) const;
-  uint32_t add_nexthop(NextHop h);
   bool is_local4(uint8_t port, Ip4Addr a) const;
   bool is_local6(uint8_t port, const Ip6Addr& a) const;
   Ip4Addr icmp_source4(uint8_t port) const;
   Ip6Addr icmp_source6(uint8_t port) const;
 
-  uint16_t index;
-  std::string id;
-  uint32_t asn;
+  // ---- Neighbours: the control path writes entries, workers read them.
+  NeighbourTable& neighbours() { return *neigh; }
+  const NeighbourTable& neighbours() const { return *neigh; }
+  void add_static_neighbour(const NeighKey& k, const MacAddr& mac);
+
+  // ---- Stage chains, one per (counter slot, port, direction).
+  // The cross-worker state stages of this router share; made again on every call.
+  SharedState& init_shared(rte_rcu_qsbr* qsbr);
+  void install_chain(unsigned slot, uint8_t port, bool egress, Chain chain);
+  const Chain& chain(unsigned slot, uint8_t port, bool egress) const;
+  // Restarts the random streams of one slot's stages (replay: per chunk).
+  void reseed(unsigned slot, uint64_t seed);
+
+  // ---- Counters.
+  unsigned slots() const { return static_cast<unsigned>(workers.size()); }
+  RouterCounters counters() const;
+  // Packets stages hold right now: taken in minus released, over every slot.
+  uint64_t held() const;
+  // An event of the control path, counted in its slot (the last).
+  void ctrl_event(Event e) { bump(workers.back().events[static_cast<size_t>(e)]); }
+  // Refills every slot's ICMP error bucket: `rate` tokens per second, up to `burst`.
+  void set_icmp_limit(uint64_t rate, uint64_t burst);
+
+  const uint16_t index;
+  const std::string id;
+  const uint32_t asn;
+
+  // To be made private: lib/engine/dataplane.cc, lib/control/control.cc and lib/stats/stats.cc
+  // still use these directly; everything else goes through the methods above.
   std::vector<PortRt> ports;
   std::vector<NextHop> nexthops;
   std::unique_ptr<NeighbourTable> neigh;
@@ -171,29 +225,48 @@ class Router {
   std::unique_ptr<SharedState> shared;  // cross-worker stage state
 
  private:
+  // ICMP errors the forward step sends back to a packet's source (icmp_error.cc).
+  enum class IcmpError : uint8_t { NetUnreachable, TimeExceeded, FragNeeded };
+
+  // eth_input.cc: the rx loop, Ethernet input; IP packets go through ip_input into rw.in.
   // Returns the rx bytes of the burst.
   template <bool kVerifyCksum>
   uint64_t input(RouterWorker& rw, const WorkerIo& io, uint8_t in, rte_mbuf** pkts, uint16_t n);
-  // `gathered`: rw.dst4/idx4 describe rw.in (input filled them and no stage ran).
+  // ip_input.cc, per packet from the rx loop: `ip` is the IP header, `len` the bytes from it to
+  // the end of the frame. ip4_input returns false when it dropped the packet, and gives its
+  // destination (host order) for the route lookup.
+  enum class IpIn : uint8_t { Keep, Control, Dropped };
+  template <bool kVerifyCksum>
+  bool ip4_input(RouterWorker& rw, rte_mbuf* m, const uint8_t* ip, uint32_t len, uint32_t& dst);
+  IpIn ip6_input(RouterWorker& rw, uint8_t in, rte_mbuf* m, const uint8_t* ip, uint32_t len);
+  // forward.cc. `gathered`: rw.dst4/idx4 describe rw.in (input filled them and no stage ran).
   void forward(RouterWorker& rw, uint8_t in, bool gathered);
   bool forward4(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bool found);
   bool forward6(RouterWorker& rw, uint8_t in, rte_mbuf* m, uint32_t nh, bool found);
+  // Routes a packet the router originates (ICMP error, echo reply, stage reply) to its output.
   bool route_generated4(RouterWorker& rw, rte_mbuf* m);
   bool route_generated6(RouterWorker& rw, uint8_t in, rte_mbuf* m);
-  void output(RouterWorker& rw, const WorkerIo& io, uint8_t in, uint8_t port, bool replies_ok);
-  // Runs every port's pending output, then what egress stages generated or redirected.
+  void route_replies(RouterWorker& rw, uint8_t in, Batch& b);
+  // icmp_error.cc: rate limit, build the error in place, route it back, count it.
+  bool icmp_error(RouterWorker& rw, uint8_t in, rte_mbuf* m, IcmpError e, uint16_t mtu = 0);
+  // output.cc. Runs every port's pending output, then what egress stages generated or
+  // redirected.
   void outputs(RouterWorker& rw, const WorkerIo& io, uint8_t in);
+  void output(RouterWorker& rw, const WorkerIo& io, uint8_t in, uint8_t port, bool replies_ok);
+  // Moves what an egress chain generated or redirected aside, or drops it when !replies_ok.
+  void set_aside(RouterWorker& rw, Batch& b, bool replies_ok);
   // Neighbour resolution, L2 rewrite and tx of rw.out[port] (after its egress stages).
   void send(RouterWorker& rw, const WorkerIo& io, uint8_t in, uint8_t port);
   // Moves a chain's redirected packets to their ports' output batches.
   void redirect(RouterWorker& rw, Batch& b);
-  void route_replies(RouterWorker& rw, uint8_t in, Batch& b);
-  // Fills PktMeta for the control path; the fast path keeps its state in the mbuf's first line.
-  void hand_over(rte_mbuf* m, CtrlKind kind, uint8_t in, uint8_t family) const;
   void hand_over_unresolved(rte_mbuf* m, uint8_t in, uint8_t port, const NeighKey* gw) const;
+  // tx.cc: the one transmit of a port (link ring or tx queue); returns how many it took.
+  uint16_t tx_burst(const WorkerIo& io, uint8_t port, rte_mbuf** pkts, uint16_t n);
   // `bytes`: the sum of the packets' lengths, counted by the caller's loop.
   void transmit(RouterWorker& rw, const WorkerIo& io, uint8_t port, rte_mbuf** pkts, uint16_t n,
                 uint64_t bytes);
+  // Fills PktMeta for the control path; the fast path keeps its state in the mbuf's first line.
+  void hand_over(rte_mbuf* m, CtrlKind kind, uint8_t in, uint8_t family) const;
   void to_ctrl(RouterWorker& rw, const WorkerIo& io, rte_mbuf** pkts, uint16_t n);
   void drop(RouterWorker& rw, Drop why, rte_mbuf* m) {
     bump(rw.drops[static_cast<size_t>(why)]);
