@@ -188,12 +188,9 @@ void ReplayEngine::build_port(size_t ri, size_t pi) {
   if (rc == 0) rc = rte_eth_dev_start(tap.eth_id);
   if (rc != 0) fail(fmt::format("{}.{}: ring port set-up: {}", r.id, pc.name, rte_strerror(-rc)));
 
-  PortRt& p = r.ports[pi];
-  p.kind = PortKind::Eth;  // tx queue = slot: Router::transmit puts slot s's frames on ring s
-  p.eth_id = tap.eth_id;
-  p.rx_cksum_hw = false;
-  p.tx_shared = false;
-  init_port_mac(p, fallback_port_mac(pc, ri, pi));
+  // tx queue = slot: the router puts slot s's frames on ring s.
+  r.attach_eth(static_cast<uint8_t>(pi), tap.eth_id, false, false);
+  r.set_port_mac(static_cast<uint8_t>(pi), fallback_port_mac(pc, ri, pi));
   if (!pc.device.empty()) {
     tap.capture = static_cast<int>(captures_.size());
     captures_.push_back({&r, static_cast<uint8_t>(pi),
@@ -205,14 +202,7 @@ void ReplayEngine::build_port(size_t ri, size_t pi) {
 // timing. Each slot's bucket starts with about 10^9 tokens and refills at 1/s.
 void ReplayEngine::unlimit_icmp() {
   const uint64_t hz = std::max<uint64_t>(rte_get_tsc_hz(), 1);
-  for (Router* r : routers_) {
-    for (RouterWorker& rw : r->workers) {
-      rw.icmp.rate = 1;
-      rw.icmp.burst = (uint64_t{1} << 62) / hz;
-      rw.icmp.tokens_x = rw.icmp.burst * hz;
-      rw.icmp.last_tsc = rte_get_tsc_cycles();
-    }
-  }
+  for (Router* r : routers_) r->set_icmp_limit(1, (uint64_t{1} << 62) / hz);
 }
 
 void ReplayEngine::build() {
@@ -246,8 +236,8 @@ void ReplayEngine::build() {
 
   taps_.resize(routers_.size());
   for (size_t ri = 0; ri < routers_.size(); ++ri) {
-    taps_[ri].resize(routers_[ri]->ports.size());
-    for (size_t pi = 0; pi < routers_[ri]->ports.size(); ++pi) build_port(ri, pi);
+    taps_[ri].resize(routers_[ri]->port_count());
+    for (size_t pi = 0; pi < routers_[ri]->port_count(); ++pi) build_port(ri, pi);
   }
   for (const LinkConfig& l : cfg_.links) {
     auto [ra, pa] = find_port(routers_, l.a_router, l.a_port);
@@ -269,12 +259,12 @@ void ReplayEngine::build() {
 
   // A stage whose decisions depend on earlier packets needs them all, in order: one thread.
   for (Router* r : routers_) {
-    for (size_t pi = 0; pi < r->ports.size() && serial_reason_.empty(); ++pi) {
-      for (int egress = 0; egress < 2; ++egress) {
-        const Chain& ch = egress ? r->workers[0].egress[pi] : r->workers[0].ingress[pi];
-        for (size_t si = 0; si < ch.stages().size(); ++si) {
-          if (ch.stages()[si]->stateful() && serial_reason_.empty()) {
-            serial_reason_ = fmt::format("{}.{}.{}[{}] is stateful", r->id, r->ports[pi].name,
+    for (uint8_t pi = 0; pi < r->port_count() && serial_reason_.empty(); ++pi) {
+      for (const bool egress : {false, true}) {
+        const Chain& ch = r->chain(0, pi, egress);
+        for (size_t si = 0; si < ch.stages().size() && serial_reason_.empty(); ++si) {
+          if (ch.stages()[si]->stateful()) {
+            serial_reason_ = fmt::format("{}.{}.{}[{}] is stateful", r->id, r->port(pi).name,
                                          egress ? "egress" : "ingress", si);
           }
         }
@@ -314,21 +304,14 @@ rte_mbuf* ReplayEngine::load(const PcapRecord& rec) {
   }
   auto* eth = rte_pktmbuf_mtod(head, rte_ether_hdr*);
   if (opt_.set_dst_mac && head->data_len >= RTE_ETHER_ADDR_LEN && !rte_is_multicast_ether_addr(&eth->dst_addr)) {
-    eth->dst_addr = in_router_->ports[in_port_].mac;
+    eth->dst_addr = in_router_->port(in_port_).mac;
   }
   return head;
 }
 
 void ReplayEngine::process(Chunk& c, Slot& s) {
   // Random streams restart from the chunk index: a chunk's fate does not depend on its slot.
-  for (Router* r : routers_) {
-    RouterWorker& rw = r->workers[s.io.index];
-    for (auto* chains : {&rw.ingress, &rw.egress}) {
-      for (Chain& ch : *chains) {
-        for (const auto& st : ch.stages()) st->reseed(c.index);
-      }
-    }
-  }
+  for (Router* r : routers_) r->reseed(s.io.index, c.index);
   const size_t burst = cfg_.process.burst;
   for (size_t off = 0; off < c.in.size(); off += burst) {
     const auto n = static_cast<uint16_t>(std::min(burst, c.in.size() - off));
@@ -465,20 +448,19 @@ ReplayEngine::Figures ReplayEngine::figures(size_t ri) const {
 std::string ReplayEngine::text() const {
   std::string out = fmt::format(
       "pathlab replay: {} packets from {} as received on {}.{}; {} chunk(s) of up to {}; {} thread(s){}\n",
-      packets_, opt_.in, in_router_->id, in_router_->ports[in_port_].name, chunks_, chunk_, threads_,
+      packets_, opt_.in, in_router_->id, in_router_->port(in_port_).name, chunks_, chunk_, threads_,
       serial_reason_.empty() ? "" : fmt::format(" (serial: {})", serial_reason_));
   for (size_t ri = 0; ri < routers_.size(); ++ri) {
     const Router& r = *routers_[ri];
     const Figures f = figures(ri);
     out += fmt::format("router {}\n", r.id);
-    for (size_t pi = 0; pi < r.ports.size(); ++pi) {
+    for (uint8_t pi = 0; pi < r.port_count(); ++pi) {
       const PortTotals& p = f.t.ports[pi];
-      const int cap = taps_[ri][pi].capture;
-      out += fmt::format("  port {:<10} rx {:>8} pkts {:>10} bytes  tx {:>8} pkts {:>10} bytes  -> {}\n", r.ports[pi].name,
+      const Tap& tap = taps_[ri][pi];
+      out += fmt::format("  port {:<10} rx {:>8} pkts {:>10} bytes  tx {:>8} pkts {:>10} bytes  -> {}\n", r.port(pi).name,
                          p.rx_pkts, p.rx_bytes, p.tx_pkts, p.tx_bytes,
-                         cap >= 0 ? captures_[static_cast<size_t>(cap)].writer->path()
-                                  : fmt::format("link to {}.{}", taps_[ri][pi].peer->id,
-                                                taps_[ri][pi].peer->ports[taps_[ri][pi].peer_port].name));
+                         tap.capture >= 0 ? captures_[static_cast<size_t>(tap.capture)].writer->path()
+                                          : fmt::format("link to {}.{}", tap.peer->id, tap.peer->port(tap.peer_port).name));
     }
     for (const auto& [name, v] : f.t.drops) {
       if (v != 0) out += fmt::format("  drop {:<40} {}\n", name, v);
@@ -500,7 +482,7 @@ std::string ReplayEngine::json() const {
   std::string out = fmt::format(
       "{{\"pathlab\":\"replay\",\"input\":\"{}\",\"ingress\":\"{}.{}\",\"packets\":{},\"chunks\":{},"
       "\"chunk\":{},\"threads\":{},\"serial\":\"{}\",\"routers\":[",
-      opt_.in, in_router_->id, in_router_->ports[in_port_].name, packets_, chunks_, chunk_, threads_,
+      opt_.in, in_router_->id, in_router_->port(in_port_).name, packets_, chunks_, chunk_, threads_,
       serial_reason_);
   for (size_t ri = 0; ri < routers_.size(); ++ri) {
     out += (ri ? "," : "") + router_json(figures(ri).totals(), [&](size_t pi) {
