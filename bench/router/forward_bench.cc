@@ -153,7 +153,7 @@ struct Fixture {
     dp = std::make_unique<Dataplane>(cfg);
     dp->build();
     r1 = dp->router("r1");
-    egress = r1->ports[1].tx_ring;
+    egress = r1->port(1).tx_ring;
   }
   ~Fixture() {
     for (uint16_t i = 0; i < built; ++i) rte_pktmbuf_free(pkts[i]);

@@ -28,7 +28,7 @@ Bytes mac_bytes(const rte_ether_addr& a) { return Bytes(a.addr_bytes, a.addr_byt
 // Checks on the output frame that do not depend on scapy.
 void check_rewrite(Lab& lab, const Bytes& in, const Bytes& out, uint8_t port) {
   ASSERT_GE(out.size(), 14u + 20u);
-  EXPECT_EQ(Bytes(out.begin() + 6, out.begin() + 12), mac_bytes(lab.r().ports[port].mac))
+  EXPECT_EQ(Bytes(out.begin() + 6, out.begin() + 12), mac_bytes(lab.r().port(port).mac))
       << "source MAC is not the egress port's";
   const bool v4 = out[12] == 0x08 && out[13] == 0x00;
   if (v4) {
@@ -47,11 +47,11 @@ void check_rewrite(Lab& lab, const Bytes& in, const Bytes& out, uint8_t port) {
     uint32_t nh = 0;
     Ip4Addr dst{uint32_t{ip[16]} << 24 | uint32_t{ip[17]} << 16 | uint32_t{ip[18]} << 8 | ip[19]};
     ASSERT_EQ(lab.r().lookup4(dst, nh), 0);
-    const NextHop& hop = lab.r().nexthops[nh];
+    const NextHop& hop = lab.r().nexthop(nh);
     const uint32_t ni =
-        hop.kind == NextHop::Kind::Gateway ? hop.neigh : lab.r().neigh->find(neigh_key4(port, dst));
+        hop.kind == NextHop::Kind::Gateway ? hop.neigh : lab.r().neighbours().find(neigh_key4(port, dst));
     ASSERT_NE(ni, NeighbourTable::kNone);
-    EXPECT_EQ(neigh_mac(lab.r().neigh->at(ni).word.load()),
+    EXPECT_EQ(neigh_mac(lab.r().neighbours().at(ni).word.load()),
               to_string(MacAddr{{out[0], out[1], out[2], out[3], out[4], out[5]}}));
   } else {
     EXPECT_EQ(out[14 + 7], in[14 + 7] - 1) << "hop limit";
@@ -123,7 +123,7 @@ TEST(Forward, TxRingFull) {
   Lab lab;
   const Bytes in = frame("fwd4_udp");
   const Bytes want = frame("fwd4_udp", "out");
-  rte_ring* ring = lab.r().ports[1].tx_ring;
+  rte_ring* ring = lab.r().port(1).tx_ring;
   const unsigned room = rte_ring_free_count(ring);
   ASSERT_GT(room, 0u);
   // Fill the ring with our own frames, leaving space for 2.

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wvolatile"
@@ -225,7 +226,7 @@ std::vector<Bytes> Lab::tx(uint8_t port) {
   std::vector<Bytes> out;
   rte_mbuf* pkts[64];
   for (;;) {
-    const unsigned n = rte_ring_dequeue_burst(r_->ports[port].tx_ring,
+    const unsigned n = rte_ring_dequeue_burst(r_->port(port).tx_ring,
                                               reinterpret_cast<void**>(pkts), 64, nullptr);
     if (n == 0) break;
     for (unsigned i = 0; i < n; ++i) {
@@ -238,7 +239,7 @@ std::vector<Bytes> Lab::tx(uint8_t port) {
 
 unsigned Lab::tx_pending() {
   unsigned n = 0;
-  for (const auto& p : r_->ports) n += rte_ring_count(p.tx_ring);
+  for (uint8_t p = 0; p < r_->port_count(); ++p) n += rte_ring_count(r_->port(p).tx_ring);
   return n;
 }
 
@@ -277,7 +278,7 @@ Counts Lab::counts() {
   c["tx"] = t.tx();
   c["consumed"] = t.consumed;
   for (size_t i = 0; i < t.ports.size(); ++i) {
-    const std::string& name = r_->ports[i].name;
+    const std::string& name = r_->port(static_cast<uint8_t>(i)).name;
     c["rx:" + name] = t.ports[i].rx_pkts;
     c["tx:" + name] = t.ports[i].tx_pkts;
     c["ctrl_tx:" + name] = t.ports[i].ctrl_tx_pkts;
@@ -323,24 +324,25 @@ uint64_t Lab::event(std::string_view name) {
 
 unsigned Lab::in_use() { return pool_size_ - rte_mempool_avail_count(dp_->pool()); }
 
-uint64_t Lab::neigh4(uint8_t port, const std::string& ip) {
-  const auto a = parse_ip4(ip);
+namespace {
+template <typename Addr, typename Key>
+uint64_t neigh_word(const Router& r, uint8_t port, const std::string& ip, const std::optional<Addr>& a,
+                    Key key_of) {
   if (!a) {
     ADD_FAILURE() << "bad address " << ip;
     return 0;
   }
-  const uint32_t ni = r_->neigh->find(neigh_key4(port, *a));
-  return ni == NeighbourTable::kNone ? 0 : r_->neigh->at(ni).word.load();
+  const uint32_t ni = r.neighbours().find(key_of(port, *a));
+  return ni == NeighbourTable::kNone ? 0 : r.neighbours().at(ni).word.load();
+}
+}  // namespace
+
+uint64_t Lab::neigh4(uint8_t port, const std::string& ip) {
+  return neigh_word(*r_, port, ip, parse_ip4(ip), neigh_key4);
 }
 
 uint64_t Lab::neigh6(uint8_t port, const std::string& ip) {
-  const auto a = parse_ip6(ip);
-  if (!a) {
-    ADD_FAILURE() << "bad address " << ip;
-    return 0;
-  }
-  const uint32_t ni = r_->neigh->find(neigh_key6(port, *a));
-  return ni == NeighbourTable::kNone ? 0 : r_->neigh->at(ni).word.load();
+  return neigh_word(*r_, port, ip, parse_ip6(ip), neigh_key6);
 }
 
 Counts expect_rx(uint8_t in, uint64_t n, Counts extra) {

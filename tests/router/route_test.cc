@@ -35,14 +35,14 @@ const char* kind_name(NextHop::Kind k) {
 }
 
 void check_hop(Router& r, const Want& w, uint32_t nh, const NeighKey& via_key) {
-  ASSERT_LT(nh, r.nexthops.size());
-  const NextHop& h = r.nexthops[nh];
+  ASSERT_LT(nh, r.nexthop_count());
+  const NextHop& h = r.nexthop(nh);
   EXPECT_STREQ(kind_name(h.kind), kind_name(w.kind));
   if (w.kind == kLocal) return;
   EXPECT_EQ(h.port, w.port);
   if (w.kind == kGw) {
     ASSERT_NE(h.neigh, NeighbourTable::kNone);
-    const NeighKey& k = r.neigh->at(h.neigh).key;
+    const NeighKey& k = r.neighbours().at(h.neigh).key;
     EXPECT_EQ(k.family, via_key.family);
     EXPECT_EQ(k.port, via_key.port);
     EXPECT_EQ(k.ip4, via_key.ip4);
@@ -140,9 +140,9 @@ TEST(RouteLookup, WithoutDefaultRoute) {
     EXPECT_NE(r.lookup6(*parse_ip6(a), nh), 0) << a;
   }
   ASSERT_EQ(r.lookup4(*parse_ip4("192.168.9.9"), nh), 0);
-  EXPECT_EQ(r.nexthops[nh].kind, kGw);
+  EXPECT_EQ(r.nexthop(nh).kind, kGw);
   ASSERT_EQ(r.lookup6(*parse_ip6("2001:db8::9"), nh), 0);
-  EXPECT_EQ(r.nexthops[nh].kind, kConn);
+  EXPECT_EQ(r.nexthop(nh).kind, kConn);
 }
 
 TEST(RouteLookup, LocalHelpers) {
@@ -153,9 +153,9 @@ TEST(RouteLookup, LocalHelpers) {
   EXPECT_TRUE(r.is_local4(1, *parse_ip4("10.0.1.1")));
   EXPECT_FALSE(r.is_local4(0, *parse_ip4("10.0.0.2")));
   EXPECT_TRUE(r.is_local6(0, *parse_ip6("2001:db8::1")));
-  EXPECT_TRUE(r.is_local6(0, r.ports[0].link_local));
-  EXPECT_FALSE(r.is_local6(1, r.ports[0].link_local));
-  EXPECT_EQ(to_string(r.ports[0].link_local), "fe80::ff:fe00:100");
+  EXPECT_TRUE(r.is_local6(0, r.port(0).link_local));
+  EXPECT_FALSE(r.is_local6(1, r.port(0).link_local));
+  EXPECT_EQ(to_string(r.port(0).link_local), "fe80::ff:fe00:100");
   EXPECT_EQ(to_string(r.icmp_source4(1)), "10.0.1.1");
   EXPECT_EQ(to_string(r.icmp_source6(2)), "2001:db8:2::1");
 }
