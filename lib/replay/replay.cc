@@ -79,6 +79,7 @@ struct Chunk {
 // What one processing slot owns: its worker index in every router and its scratch space.
 struct Slot {
   WorkerIo io;
+  Nanos now = 0;  // engine time of the slot's last burst
   std::vector<std::array<uint64_t, 4>> ctrl;  // per router, by CtrlKind: packets for the control path
   rte_mbuf* buf[kMaxBurst];
 };
@@ -103,6 +104,7 @@ class ReplayEngine {
   rte_mbuf* load(const PcapRecord& rec);
   void process(Chunk& c, Slot& s);
   void settle(Chunk& c, Slot& s, Nanos now);
+  void release_held(Chunk& c);
   void write(Chunk& c);
   std::string json() const;
   std::string text() const;
@@ -257,15 +259,18 @@ void ReplayEngine::build() {
   }
   unlimit_icmp();
 
-  // A stage whose decisions depend on earlier packets needs them all, in order: one thread.
+  // A stage whose decisions depend on earlier packets needs them all, in order: one thread. So
+  // does a stage that holds packets: what it releases goes out with a later chunk of its slot.
   for (Router* r : routers_) {
     for (uint8_t pi = 0; pi < r->port_count() && serial_reason_.empty(); ++pi) {
       for (const bool egress : {false, true}) {
         const Chain& ch = r->chain(0, pi, egress);
         for (size_t si = 0; si < ch.stages().size() && serial_reason_.empty(); ++si) {
-          if (ch.stages()[si]->stateful()) {
-            serial_reason_ = fmt::format("{}.{}.{}[{}] is stateful", r->id, r->port(pi).name,
-                                         egress ? "egress" : "ingress", si);
+          const Stage& st = *ch.stages()[si];
+          if (st.stateful() || st.holds()) {
+            serial_reason_ = fmt::format("{}.{}.{}[{}] {}", r->id, r->port(pi).name,
+                                         egress ? "egress" : "ingress", si,
+                                         st.stateful() ? "is stateful" : "holds packets");
           }
         }
       }
@@ -317,10 +322,29 @@ void ReplayEngine::process(Chunk& c, Slot& s) {
     const auto n = static_cast<uint16_t>(std::min(burst, c.in.size() - off));
     // The capture's clock: a burst arrives at its first packet's timestamp.
     const Nanos now = *RTE_MBUF_DYNFIELD(c.in[off], ts_off_, uint64_t*);
+    // As a worker loop: what holding stages release by now goes first.
+    for (Router* r : routers_) {
+      if (r->holds_packets()) r->drain(s.io, now);
+    }
     in_router_->process(s.io, in_port_, c.in.data() + off, n, now);
     settle(c, s, now);
+    s.now = now;
   }
   c.in.clear();  // the routers own those mbufs now
+}
+
+// After the last chunk: every held packet is released and sent on, meeting links at the time of
+// its slot's last burst.
+void ReplayEngine::release_held(Chunk& c) {
+  for (const auto& s : slots_) {
+    for (bool more = true; more;) {
+      more = false;
+      for (Router* r : routers_) {
+        if (r->holds_packets() && r->drain(s->io, kForever) != 0) more = true;
+      }
+      settle(c, *s, s->now);
+    }
+  }
 }
 
 // Moves what the last burst produced: link frames to the peer router (in a fixed order, until
@@ -431,6 +455,10 @@ void ReplayEngine::run() {
                                tbb::make_filter<Chunk*, Chunk*>(tbb::filter_mode::parallel, work) &
                                tbb::make_filter<Chunk*, void>(tbb::filter_mode::serial_in_order, emit));
   });
+  Chunk* last = nullptr;
+  if (!free_chunks.try_pop(last)) fail("replay: no free chunk");
+  release_held(*last);
+  write(*last);
   for (Capture& cap : captures_) cap.writer->close();
 }
 
