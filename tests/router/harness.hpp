@@ -112,7 +112,7 @@ class Lab {
   Counts delta(const Counts& before);
   uint64_t drop(std::string_view name);
   uint64_t event(std::string_view name);
-  // rx == tx + drops + consumed, summed over r1's ports and workers.
+  // rx == tx + drops + consumed + held (by stages), summed over r1's ports and workers.
   ::testing::AssertionResult balanced();
   // mbufs of the pool that are not free.
   unsigned in_use();
