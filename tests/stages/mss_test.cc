@@ -220,7 +220,7 @@ TEST(Mss, BadParams) {
       {"clamp_to_mtu: true\nclamp: 1360",
        "test.yaml:1:15: stage.clamp_to_mtu: clamp, clamp_to_mtu and set exclude each other"},
       {"clamp: 0", "test.yaml:1:8: stage.clamp: 0 is out of range 1..65535"},
-      {"set: 70000", "test.yaml:1:6: stage.set: expected an integer in 0..65535, got '70000'"},
+      {"set: 70000", "test.yaml:1:6: stage.set: 70000 is out of range 1..65535"},
       {"clamp_to_mtu: false", "test.yaml:1:15: stage.clamp_to_mtu: only true is meaningful"},
       {"clamp: 1360\nmalformed: x", "test.yaml:2:12: stage.malformed: 'x' is not pass or drop"},
       {"clamp: 1360\nbogus: 1", "test.yaml:2:1: stage.bogus: unknown key"},
