@@ -226,7 +226,7 @@ class IpOptions final : public MatchStage {
     ip6ext::walk(v.l3, v.ip_len, [&](const ip6ext::Header& h) {
       if (!ip6ext::has_options(h.type)) return true;
       ip6ext::for_each_option(v.l3, h, [&](const ip6ext::Option& o) {
-        if (o.type != ip6ext::kPad1 && p_.ip6_strip.has(o.type)) {
+        if (p_.ip6_strip.has(o.type)) {  // never Pad1 or PadN: parse_params refuses them
           ip6ext::pad_out(v.l3, o);
           ++t.n[kIp6Padded];
         }

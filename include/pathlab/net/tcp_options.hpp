@@ -39,16 +39,15 @@ inline bool length_ok(uint8_t kind, unsigned len) {
   }
 }
 
+struct LengthRule {
+  static bool ok(uint8_t kind, unsigned len) { return length_ok(kind, len); }
+};
+
 // Calls fn(const tlv::Option&) -> bool (false: stop) for each option before EOL, NOPs included,
 // of a TCP header of hlen bytes. Malformed also for a known kind with the wrong length.
 template <typename Fn>
 inline Walk for_each(const uint8_t* tcp, unsigned hlen, Fn&& fn) {
-  bool lengths_ok = true;
-  const Walk w = tlv::walk<tlv::kKindLength>(tcp, 20, hlen, [&](const tlv::Option& o) {
-    if (!length_ok(o.type, o.len)) return lengths_ok = false;
-    return fn(o);
-  });
-  return lengths_ok ? w : Walk::Malformed;
+  return tlv::walk<tlv::kKindLength, LengthRule>(tcp, 20, hlen, static_cast<Fn&&>(fn));
 }
 
 inline bool valid(const uint8_t* tcp, unsigned hlen) {

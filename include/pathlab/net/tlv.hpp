@@ -29,12 +29,18 @@ struct Option {
 enum class Walk : uint8_t {
   Done,       // every option up to the end (or the end-of-list type) is whole
   Stopped,    // fn returned false
-  Malformed,  // a length below 2, an option past `end`, or no room for the length byte
+  Malformed,  // a length below 2, an option past `end`, no room for the length byte, or a
+              // length the family's Rule refuses
+};
+
+// A family's rule for the length of a type (TCP: known kinds have fixed sizes).
+struct AnyLength {
+  static bool ok(uint8_t, unsigned) { return true; }
 };
 
 // Calls fn(const Option&) -> bool (false: stop) for each option of base[begin, end), the
 // one-byte type included, the end-of-list type not. Options before a malformed one are seen.
-template <Format F, typename Fn>
+template <Format F, typename Rule = AnyLength, typename Fn>
 inline Walk walk(const uint8_t* base, uint32_t begin, uint32_t end, Fn&& fn) {
   uint32_t off = begin;
   while (off < end) {
@@ -47,7 +53,7 @@ inline Walk walk(const uint8_t* base, uint32_t begin, uint32_t end, Fn&& fn) {
     }
     if (end - off < 2) return Walk::Malformed;
     const uint32_t len = base[off + 1] + uint32_t{F.len_extra};
-    if (len < 2 || len > end - off) return Walk::Malformed;
+    if (len < 2 || len > end - off || !Rule::ok(type, len)) return Walk::Malformed;
     if (!fn(Option{off, static_cast<uint16_t>(len), type})) {
       return Walk::Stopped;
     }
