@@ -99,7 +99,7 @@ Control::Control(std::vector<Router*> routers, std::vector<rte_ring*> from_worke
       proc_(proc),
       hz_(rte_get_tsc_hz()) {}
 
-void Control::event(Router& r, Event e) { bump(r.workers.back().events[static_cast<size_t>(e)]); }
+void Control::event(Router& r, Event e) { r.ctrl_event(e); }
 
 unsigned Control::poll() {
   unsigned handled = 0;
@@ -114,7 +114,7 @@ unsigned Control::poll() {
   expire(now);
   for (size_t i = 0; i < probing_.size();) {
     auto [r, ni] = probing_[i];
-    Neighbour& n = r->neigh->at(ni);
+    Neighbour& n = r->neighbours().at(ni);
     if (!n.probing) {
       probing_[i] = probing_.back();
       probing_.pop_back();
@@ -140,8 +140,8 @@ void Control::expire(uint64_t now) {
   next_expiry_tsc_ = now + hz_ / 10;
   const uint64_t lifetime = hz_ * proc_.nd_reachable_s;
   for (Router* r : routers_) {
-    for (uint32_t i = 0; i < r->neigh->size(); ++i) {
-      Neighbour& n = r->neigh->at(i);
+    for (uint32_t i = 0; i < r->neighbours().size(); ++i) {
+      Neighbour& n = r->neighbours().at(i);
       if (neigh_state(n.word.load(std::memory_order_relaxed)) == NeighState::Reachable &&
           now - n.confirmed_tsc >= lifetime) {
         n.word.store(pack_neigh({}, NeighState::Incomplete), std::memory_order_release);
@@ -152,8 +152,8 @@ void Control::expire(uint64_t now) {
 
 void Control::flush() {
   for (Router* r : routers_) {
-    for (uint32_t i = 0; i < r->neigh->size(); ++i) {
-      auto& held = r->neigh->at(i).held;
+    for (uint32_t i = 0; i < r->neighbours().size(); ++i) {
+      auto& held = r->neighbours().at(i).held;
       for (rte_mbuf* m : held) rte_pktmbuf_free(m);
       held.clear();
     }
@@ -191,9 +191,9 @@ void Control::inject(Router& r, uint8_t port, rte_mbuf* m) {
 }
 
 void Control::learn(Router& r, const NeighKey& k, const MacAddr& mac, bool create) {
-  const uint32_t ni = create ? r.neigh->get_or_create(k) : r.neigh->find(k);
+  const uint32_t ni = create ? r.neighbours().get_or_create(k) : r.neighbours().find(k);
   if (ni == NeighbourTable::kNone) return;
-  Neighbour& n = r.neigh->at(ni);
+  Neighbour& n = r.neighbours().at(ni);
   const uint64_t old = n.word.load(std::memory_order_relaxed);
   if (neigh_state(old) == NeighState::Static) return;
   const uint64_t word = pack_neigh(mac, NeighState::Reachable);
@@ -210,7 +210,7 @@ void Control::release(Router& r, Neighbour& n, uint64_t word) {
     rte_mbuf* m = n.held.front();
     n.held.pop_front();
     const PktMeta& md = meta(m);
-    write_eth(m, dst, r.ports[md.out_port].mac,
+    write_eth(m, dst, r.port(md.out_port).mac,
               md.family == 4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
     event(r, Event::HeldReleased);
     inject(r, md.out_port, m);
@@ -219,7 +219,7 @@ void Control::release(Router& r, Neighbour& n, uint64_t word) {
 
 void Control::handle_arp(Router& r, rte_mbuf* m) {
   const uint8_t port = meta(m).in_port;
-  const PortRt& p = r.ports[port];
+  const PortRt& p = r.port(port);
   if (rte_pktmbuf_data_len(m) < kEthLen + sizeof(rte_arp_hdr)) {
     rte_pktmbuf_free(m);
     return;
@@ -253,7 +253,7 @@ void Control::handle_arp(Router& r, rte_mbuf* m) {
 
 void Control::handle_nd(Router& r, rte_mbuf* m) {
   const uint8_t port = meta(m).in_port;
-  const PortRt& p = r.ports[port];
+  const PortRt& p = r.port(port);
   const uint32_t len = rte_pktmbuf_data_len(m);
   if (len < kEthLen + 40 + 24) {
     rte_pktmbuf_free(m);
@@ -310,13 +310,13 @@ void Control::hold(Router& r, rte_mbuf* m) {
     std::memcpy(a.b.data(), md.hop6, 16);
     return neigh_key6(md.out_port, a);
   }();
-  const uint32_t ni = r.neigh->get_or_create(k);
+  const uint32_t ni = r.neighbours().get_or_create(k);
   if (ni == NeighbourTable::kNone) {
     event(r, Event::HeldDropped);
     rte_pktmbuf_free(m);
     return;
   }
-  Neighbour& n = r.neigh->at(ni);
+  Neighbour& n = r.neighbours().at(ni);
   const uint64_t word = n.word.load(std::memory_order_acquire);
   if (neigh_usable(word)) {  // resolved while the packet was in the ring
     n.held.push_back(m);
@@ -344,7 +344,7 @@ void Control::hold(Router& r, rte_mbuf* m) {
 }
 
 void Control::probe(Router& r, uint32_t ni) {
-  Neighbour& n = r.neigh->at(ni);
+  Neighbour& n = r.neighbours().at(ni);
   n.probes++;
   n.next_probe_tsc = rte_get_tsc_cycles() + hz_ * proc_.nd_retry_ms / 1000;
   if (n.key.family == 4) {
@@ -357,7 +357,7 @@ void Control::probe(Router& r, uint32_t ni) {
 }
 
 void Control::send_arp_request(Router& r, uint8_t port, Ip4Addr target) {
-  const PortRt& p = r.ports[port];
+  const PortRt& p = r.port(port);
   rte_mbuf* m = rte_pktmbuf_alloc(pool_);
   if (m == nullptr) return;
   Ip4Addr src = r.icmp_source4(port);
@@ -383,7 +383,7 @@ void Control::send_arp_request(Router& r, uint8_t port, Ip4Addr target) {
 }
 
 void Control::send_ns(Router& r, uint8_t port, const Ip6Addr& target) {
-  const PortRt& p = r.ports[port];
+  const PortRt& p = r.port(port);
   rte_mbuf* m = rte_pktmbuf_alloc(pool_);
   if (m == nullptr) return;
   Ip6Addr src = p.link_local;
@@ -425,19 +425,19 @@ void Control::send_host_unreachable(Router& r, rte_mbuf* m) {
     std::memcpy(dst.b.data(), ip->dst_addr, 16);
     found = refused == icmp::Refuse::None ? r.lookup6(dst, nh) : -1;
   }
-  if (found != 0 || r.nexthops[nh].kind == NextHop::Kind::Local) {
+  if (found != 0 || r.nexthop(nh).kind == NextHop::Kind::Local) {
     event(r, Event::HeldDropped);
     rte_pktmbuf_free(m);
     return;
   }
   // The error goes through resolution like any packet: the source may not be known yet.
-  const NextHop& hop = r.nexthops[nh];
+  const NextHop& hop = r.nexthop(nh);
   PktMeta& out = meta(m);
   out.out_port = hop.port;
   out.nh = nh;
   out.ctrl = CtrlKind::Resolve;
   if (hop.kind == NextHop::Kind::Gateway) {
-    const NeighKey& k = r.neigh->at(hop.neigh).key;
+    const NeighKey& k = r.neighbours().at(hop.neigh).key;
     out.hop4 = k.ip4;
     std::memcpy(out.hop6, k.ip6, 16);
   } else if (md.family == 4) {

@@ -61,7 +61,7 @@ int worker_main(void* arg) {
   unsigned idle = 0;
   std::vector<Router*> holding;
   for (Router* r : *w.routers) {
-    if (r->holds) holding.push_back(r);
+    if (r->holds_packets()) holding.push_back(r);
   }
   if (w.qsbr != nullptr) {
     rte_rcu_qsbr_thread_register(w.qsbr, w.io.index);
@@ -72,7 +72,7 @@ int worker_main(void* arg) {
     const Nanos now = w.clock.now();
     for (Router* r : holding) got += r->drain(w.io, now);
     for (const PollEntry& p : w.polls) {
-      const PortRt& port = p.router->ports[p.port];
+      const PortRt& port = p.router->port(p.port);
       const uint16_t n =
           port.kind == PortKind::Ring
               ? static_cast<uint16_t>(rte_ring_sc_dequeue_burst(
@@ -177,7 +177,6 @@ void Dataplane::setup_mempool() {
 }
 
 void Dataplane::setup_port(Router& r, uint8_t idx, const PortConfig& pc) {
-  PortRt& p = r.ports[idx];
   std::string name = pc.device;
   std::string args;
   if (const auto comma = name.find(','); comma != std::string::npos) {
@@ -196,9 +195,8 @@ void Dataplane::setup_port(Router& r, uint8_t idx, const PortConfig& pc) {
     id = port_by_name(name);
     if (id == RTE_MAX_ETHPORTS) fail(fmt::format("{}.{}: device '{}' has no ethdev port", r.id, pc.name, pc.device));
   }
-  p.kind = PortKind::Eth;
-  p.eth_id = id;
   eth_ports_.push_back(id);
+  bool rx_cksum_hw = false, tx_shared = false;
 
   rte_eth_dev_info info{};
   if (rte_eth_dev_info_get(id, &info) != 0) fail(fmt::format("{}.{}: no device info", r.id, pc.name));
@@ -213,12 +211,12 @@ void Dataplane::setup_port(Router& r, uint8_t idx, const PortConfig& pc) {
   }
   if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) {
     conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
-    p.rx_cksum_hw = true;
+    rx_cksum_hw = true;
   }
   uint16_t txq = static_cast<uint16_t>(nworkers_);
   if (txq > info.max_tx_queues) {
     txq = 1;
-    p.tx_shared = true;
+    tx_shared = true;
     fmt::print(stderr, "pathlab: {}.{}: device has {} tx queue(s) for {} workers; tx is serialised\n",
                r.id, pc.name, info.max_tx_queues, nworkers_);
   }
@@ -237,34 +235,20 @@ void Dataplane::setup_port(Router& r, uint8_t idx, const PortConfig& pc) {
   if (rte_eth_dev_set_mtu(id, pc.mtu) != 0) {
     fmt::print(stderr, "pathlab: {}.{}: device refused MTU {}; the router still enforces it\n", r.id, pc.name, pc.mtu);
   }
+  rte_ether_addr mac;
   if (!pc.mac.is_zero()) {
-    p.mac = to_ether(pc.mac);
-    rte_eth_dev_default_mac_addr_set(id, &p.mac);  // best effort; promiscuous mode covers refusal
+    mac = to_ether(pc.mac);
+    rte_eth_dev_default_mac_addr_set(id, &mac);  // best effort; promiscuous mode covers refusal
   } else {
-    rte_eth_macaddr_get(id, &p.mac);
+    rte_eth_macaddr_get(id, &mac);
   }
   rte_eth_promiscuous_enable(id);
+  r.attach_eth(idx, id, rx_cksum_hw, tx_shared);
+  r.set_port_mac(idx, mac);
 }
 
 std::unique_ptr<Router> make_router(const Config& cfg, size_t ri, unsigned slots) {
-  const RouterConfig& rc = cfg.routers[ri];
-  auto r = std::make_unique<Router>(static_cast<uint16_t>(ri), rc, cfg.process, slots);
-  r->ports.resize(rc.ports.size());
-  for (size_t pi = 0; pi < rc.ports.size(); ++pi) {
-    const PortConfig& pc = rc.ports[pi];
-    PortRt& p = r->ports[pi];
-    p.name = pc.name;
-    p.ip4 = pc.ipv4;
-    p.ip6 = pc.ipv6;
-    p.mtu = pc.mtu;
-    p.rx_queues = pc.rx_queues;
-  }
-  return r;
-}
-
-void init_port_mac(PortRt& p, const rte_ether_addr& mac) {
-  p.mac = mac;
-  p.link_local = link_local_from_mac(from_ether(p.mac));
+  return std::make_unique<Router>(static_cast<uint16_t>(ri), cfg.routers[ri], cfg.process, slots);
 }
 
 rte_ether_addr fallback_port_mac(const PortConfig& pc, size_t ri, size_t pi) {
@@ -277,22 +261,20 @@ std::pair<Router*, uint8_t> find_port(const std::vector<Router*>& routers, const
                                       const std::string& pname) {
   for (Router* r : routers) {
     if (r->id != rid) continue;
-    for (size_t i = 0; i < r->ports.size(); ++i) {
-      if (r->ports[i].name == pname) return {r, static_cast<uint8_t>(i)};
-    }
+    if (const int i = r->port_index(pname); i >= 0) return {r, static_cast<uint8_t>(i)};
   }
   fail(fmt::format("port {}.{} not found", rid, pname));
 }
 
 void learn_link_peers(Router& a, uint8_t pa, Router& b, uint8_t pb) {
   auto learn_peer = [](Router& self, uint8_t sp, const PortRt& peer) {
-    const uint64_t w = pack_neigh(from_ether(peer.mac), NeighState::Static);
-    for (const auto& x : peer.ip4) self.neigh->at(self.neigh->get_or_create(neigh_key4(sp, x.addr))).word = w;
-    for (const auto& x : peer.ip6) self.neigh->at(self.neigh->get_or_create(neigh_key6(sp, x.addr))).word = w;
-    self.neigh->at(self.neigh->get_or_create(neigh_key6(sp, peer.link_local))).word = w;
+    const MacAddr mac = from_ether(peer.mac);
+    for (const auto& x : peer.ip4) self.add_static_neighbour(neigh_key4(sp, x.addr), mac);
+    for (const auto& x : peer.ip6) self.add_static_neighbour(neigh_key6(sp, x.addr), mac);
+    self.add_static_neighbour(neigh_key6(sp, peer.link_local), mac);
   };
-  learn_peer(a, pa, b.ports[pb]);
-  learn_peer(b, pb, a.ports[pa]);
+  learn_peer(a, pa, b.port(pb));
+  learn_peer(b, pb, a.port(pa));
 }
 
 void Dataplane::setup_routers() {
@@ -301,13 +283,11 @@ void Dataplane::setup_routers() {
     auto r = make_router(cfg_, ri, nworkers_ + 1);
     for (size_t pi = 0; pi < rc.ports.size(); ++pi) {
       const PortConfig& pc = rc.ports[pi];
-      PortRt& p = r->ports[pi];
+      const auto port = static_cast<uint8_t>(pi);
       if (pc.device.empty()) {
-        p.kind = PortKind::Ring;
-        init_port_mac(p, fallback_port_mac(pc, ri, pi));
+        r->set_port_mac(port, fallback_port_mac(pc, ri, pi));  // a ring port (the constructor)
       } else {
-        setup_port(*r, static_cast<uint8_t>(pi), pc);
-        init_port_mac(p, p.mac);
+        setup_port(*r, port, pc);
       }
     }
     routers_.push_back(r.get());
@@ -330,62 +310,37 @@ void Dataplane::setup_links() {
     if (ab == nullptr || ba == nullptr) fail(fmt::format("link {}: rings: {}", l.name, rte_strerror(rte_errno)));
     rings_.push_back(ab);
     rings_.push_back(ba);
-    ra->ports[pa].tx_ring = ab;
-    rb->ports[pb].rx_ring = ab;
-    rb->ports[pb].tx_ring = ba;
-    ra->ports[pa].rx_ring = ba;
+    ra->attach_rings(pa, ba, ab);
+    rb->attach_rings(pb, ab, ba);
     // Each side knows the other's addresses: static neighbours, no resolution over the link.
     learn_link_peers(*ra, pa, *rb, pb);
   }
 }
 
 void install_routes(Router& r, const RouterConfig& rc) {
-  auto add4 = [&](const Ip4Prefix& p, uint32_t nh, const std::string& what) {
-    // rte_lpm takes depths 1..32: a default route is two /1s.
-    if (p.len == 0) {
-      if (rte_lpm_add(r.lpm4, 0, 1, nh) != 0 || rte_lpm_add(r.lpm4, 0x80000000u, 1, nh) != 0) {
-        fail(fmt::format("router {}: cannot add route {}", r.id, what));
-      }
-    } else if (rte_lpm_add(r.lpm4, p.network().addr.v, p.len, nh) != 0) {
-      fail(fmt::format("router {}: cannot add route {}", r.id, what));
-    }
-  };
-  auto add6 = [&](const Ip6Prefix& p, uint32_t nh, const std::string& what) {
-    if (p.len == 0) {
-      Ip6Addr hi;
-      hi.b[0] = 0x80;
-      Ip6Addr lo;
-      if (rte_lpm6_add(r.lpm6, lo.b.data(), 1, nh) != 0 || rte_lpm6_add(r.lpm6, hi.b.data(), 1, nh) != 0) {
-        fail(fmt::format("router {}: cannot add route {}", r.id, what));
-      }
-    } else if (rte_lpm6_add(r.lpm6, p.network().addr.b.data(), p.len, nh) != 0) {
-      fail(fmt::format("router {}: cannot add route {}", r.id, what));
-    }
-  };
   const uint32_t local = r.add_nexthop({NextHop::Kind::Local, 0, NeighbourTable::kNone});
-  for (size_t pi = 0; pi < r.ports.size(); ++pi) {
-    const uint32_t connected = r.add_nexthop({NextHop::Kind::Connected, static_cast<uint8_t>(pi), NeighbourTable::kNone});
-    for (const auto& a : r.ports[pi].ip4) {
-      add4(a, connected, to_string(a));
-      add4({a.addr, 32}, local, to_string(a.addr));
+  for (size_t pi = 0; pi < r.port_count(); ++pi) {
+    const auto port = static_cast<uint8_t>(pi);
+    const uint32_t connected = r.add_nexthop({NextHop::Kind::Connected, port, NeighbourTable::kNone});
+    for (const auto& a : r.port(port).ip4) {
+      r.add_route4(a, connected);
+      r.add_route4({a.addr, 32}, local);
     }
-    for (const auto& a : r.ports[pi].ip6) {
-      add6(a, connected, to_string(a));
-      add6({a.addr, 128}, local, to_string(a.addr));
+    for (const auto& a : r.port(port).ip6) {
+      r.add_route6(a, connected);
+      r.add_route6({a.addr, 128}, local);
     }
   }
-  auto port_index = [&](const std::string& name) -> uint8_t {
-    for (size_t i = 0; i < r.ports.size(); ++i) {
-      if (r.ports[i].name == name) return static_cast<uint8_t>(i);
-    }
-    return UINT8_MAX;
+  auto port_of = [&](const std::string& name) -> uint8_t {
+    const int i = r.port_index(name);
+    return i < 0 ? UINT8_MAX : static_cast<uint8_t>(i);
   };
   // A static route's port: the one named, else the one whose subnet holds the gateway.
   auto add_routes = [&](const auto& routes, auto addrs_of, auto neigh_key, auto add) {
     for (const auto& rt : routes) {
-      uint8_t port = port_index(rt.port);
-      for (size_t i = 0; rt.via && port == UINT8_MAX && i < r.ports.size(); ++i) {
-        for (const auto& a : addrs_of(r.ports[i])) {
+      uint8_t port = port_of(rt.port);
+      for (size_t i = 0; rt.via && port == UINT8_MAX && i < r.port_count(); ++i) {
+        for (const auto& a : addrs_of(r.port(static_cast<uint8_t>(i)))) {
           if (a.contains(*rt.via)) port = static_cast<uint8_t>(i);
         }
       }
@@ -393,43 +348,38 @@ void install_routes(Router& r, const RouterConfig& rc) {
       NextHop h{NextHop::Kind::Connected, port, NeighbourTable::kNone};
       if (rt.via) {
         h.kind = NextHop::Kind::Gateway;
-        h.neigh = r.neigh->get_or_create(neigh_key(port, *rt.via));
+        h.neigh = r.neighbours().get_or_create(neigh_key(port, *rt.via));
       }
-      add(rt.prefix, r.add_nexthop(h), to_string(rt.prefix));
+      add(rt.prefix, r.add_nexthop(h));
     }
   };
-  add_routes(rc.routes4, [](const PortRt& p) -> const auto& { return p.ip4; }, neigh_key4, add4);
-  add_routes(rc.routes6, [](const PortRt& p) -> const auto& { return p.ip6; }, neigh_key6, add6);
-  for (const auto& n : rc.neighbours4) {
-    const uint32_t ni = r.neigh->get_or_create(neigh_key4(port_index(n.port), n.ip));
-    r.neigh->at(ni).word = pack_neigh(n.mac, NeighState::Static);
-  }
-  for (const auto& n : rc.neighbours6) {
-    const uint32_t ni = r.neigh->get_or_create(neigh_key6(port_index(n.port), n.ip));
-    r.neigh->at(ni).word = pack_neigh(n.mac, NeighState::Static);
-  }
+  add_routes(
+      rc.routes4, [](const PortRt& p) -> const auto& { return p.ip4; }, neigh_key4,
+      [&](const Ip4Prefix& p, uint32_t nh) { r.add_route4(p, nh); });
+  add_routes(
+      rc.routes6, [](const PortRt& p) -> const auto& { return p.ip6; }, neigh_key6,
+      [&](const Ip6Prefix& p, uint32_t nh) { r.add_route6(p, nh); });
+  for (const auto& n : rc.neighbours4) r.add_static_neighbour(neigh_key4(port_of(n.port), n.ip), n.mac);
+  for (const auto& n : rc.neighbours6) r.add_static_neighbour(neigh_key6(port_of(n.port), n.ip), n.mac);
 }
 
 void install_chains(Router& r, const RouterConfig& rc, unsigned workers, int as_worker,
                     rte_rcu_qsbr* qsbr) {
-  r.shared = std::make_unique<SharedState>(fmt::format("r{}", r.index), qsbr);
+  SharedState& shared = r.init_shared(qsbr);
   for (size_t pi = 0; pi < rc.ports.size(); ++pi) {
     const PortConfig& pc = rc.ports[pi];
-    for (int egress = 0; egress < 2; ++egress) {
+    for (const bool egress : {false, true}) {
       const auto& specs = egress ? pc.egress : pc.ingress;
       for (unsigned w = 0; w < workers; ++w) {
         std::vector<std::unique_ptr<Stage>> stages;
         const unsigned site_worker = as_worker >= 0 ? static_cast<unsigned>(as_worker) : w;
         for (const auto& spec : specs) {
-          StageSite site{r.id,     pc.name,   egress != 0, pc.mtu,         site_worker,
-                         pc.ipv4, pc.ipv6,   spec.name,   workers,        r.shared.get()};
+          StageSite site{r.id,    pc.name, egress, pc.mtu,  site_worker,
+                         pc.ipv4, pc.ipv6, spec.name, workers, &shared};
           stages.push_back(spec.build(site));
           name_stage(*stages.back(), spec.name);
         }
-        if (!stages.empty()) r.parse_views = true;
-        Chain chain(std::move(stages));
-        if (chain.holds()) r.holds = true;
-        (egress ? r.workers[w].egress : r.workers[w].ingress)[pi] = std::move(chain);
+        r.install_chain(w, static_cast<uint8_t>(pi), egress, Chain(std::move(stages)));
       }
     }
   }
@@ -466,8 +416,8 @@ void Dataplane::setup_workers() {
     for (const auto& ps : wc.poll) {
       for (Router* r : routers_) {
         if (r->id != ps.router) continue;
-        for (size_t i = 0; i < r->ports.size(); ++i) {
-          if (r->ports[i].name == ps.port) w->polls.push_back({r, static_cast<uint8_t>(i), ps.queue});
+        if (const int i = r->port_index(ps.port); i >= 0) {
+          w->polls.push_back({r, static_cast<uint8_t>(i), ps.queue});
         }
       }
     }

@@ -42,40 +42,29 @@ RouterTotals router_totals(const Router& r, unsigned nworkers) {
   RouterTotals t;
   t.id = r.id;
   t.asn = r.asn;
-  for (const auto& p : r.ports) t.port_names.push_back(p.name);
-  t.ports.resize(r.ports.size());
-  const size_t nd = static_cast<size_t>(Drop::Count);
-  std::vector<uint64_t> drops(nd, 0), events(static_cast<size_t>(Event::Count), 0);
-  for (const RouterWorker& rw : r.workers) {
-    for (size_t i = 0; i < r.ports.size(); ++i) {
-      t.ports[i].rx_pkts += load(rw.ports[i].rx_pkts);
-      t.ports[i].rx_bytes += load(rw.ports[i].rx_bytes);
-      t.ports[i].tx_pkts += load(rw.ports[i].tx_pkts);
-      t.ports[i].tx_bytes += load(rw.ports[i].tx_bytes);
-      t.ports[i].ctrl_tx_pkts += load(rw.ports[i].ctrl_tx_pkts);
-    }
-    for (size_t i = 0; i < nd; ++i) drops[i] += load(rw.drops[i]);
-    for (size_t i = 0; i < events.size(); ++i) events[i] += load(rw.events[i]);
-    t.consumed += load(rw.consumed);
+  const RouterCounters c = r.counters();
+  for (size_t i = 0; i < r.port_count(); ++i) {
+    t.port_names.push_back(r.port(static_cast<uint8_t>(i)).name);
+    const PortCounters& p = c.ports[i];
+    t.ports.push_back({p.rx_pkts, p.rx_bytes, p.tx_pkts, p.tx_bytes, p.ctrl_tx_pkts});
   }
-  for (size_t i = 0; i < nd; ++i) t.drops.emplace_back(std::string(kDropDescs[i].name), drops[i]);
-  for (size_t i = 0; i < events.size(); ++i) {
-    t.events.emplace_back(std::string(kEventDescs[i].name), events[i]);
+  for (size_t i = 0; i < c.drops.size(); ++i) t.drops.emplace_back(std::string(kDropDescs[i].name), c.drops[i]);
+  for (size_t i = 0; i < c.events.size(); ++i) {
+    t.events.emplace_back(std::string(kEventDescs[i].name), c.events[i]);
   }
+  t.consumed = c.consumed;
   // Stage counters: the same stage summed over workers, under its path.
-  for (size_t pi = 0; pi < r.ports.size(); ++pi) {
-    for (int egress = 0; egress < 2; ++egress) {
-      auto chain_of = [&](unsigned w) -> const Chain& {
-        return egress ? r.workers[w].egress[pi] : r.workers[w].ingress[pi];
-      };
-      const Chain& first = chain_of(0);
+  for (size_t pi = 0; pi < r.port_count(); ++pi) {
+    const auto port = static_cast<uint8_t>(pi);
+    for (const bool egress : {false, true}) {
+      const Chain& first = r.chain(0, port, egress);
       for (size_t si = 0; si < first.stages().size(); ++si) {
         const Stage& s0 = *first.stages()[si];
-        const std::string prefix = fmt::format("{}.{}.{}.{}.", r.id, r.ports[pi].name,
+        const std::string prefix = fmt::format("{}.{}.{}.{}.", r.id, r.port(port).name,
                                                egress ? "egress" : "ingress", s0.name());
         auto sum = [&](auto value) {
           uint64_t v = 0;
-          for (unsigned w = 0; w < nworkers; ++w) v += value(*chain_of(w).stages()[si]);
+          for (unsigned w = 0; w < nworkers; ++w) v += value(*r.chain(w, port, egress).stages()[si]);
           return v;
         };
         for (size_t k = 0; k < s0.drop_descs().size(); ++k) {
@@ -87,15 +76,14 @@ RouterTotals router_totals(const Router& r, unsigned nworkers) {
                                 sum([k](const Stage& s) { return s.action_count(k); }));
         }
         if (s0.holds()) {
-          const uint64_t in = sum([](const Stage& s) { return s.held_count(); });
-          const uint64_t out = sum([](const Stage& s) { return s.released_count(); });
-          t.events.emplace_back(prefix + "held", in);
-          t.events.emplace_back(prefix + "released", out);
-          t.held += in - out;
+          t.events.emplace_back(prefix + "held", sum([](const Stage& s) { return s.held_count(); }));
+          t.events.emplace_back(prefix + "released",
+                                sum([](const Stage& s) { return s.released_count(); }));
         }
       }
     }
   }
+  t.held = r.held();
   return t;
 }
 

@@ -42,10 +42,9 @@ struct Worker {
 
 // Router construction shared by the live dataplane and offline replay (pathlab replay).
 // A router for cfg.routers[ri] with `slots` counter sets, its ports' names, addresses and MTUs
-// filled in; each port's kind, MAC and link-local address are the caller's (see init_port_mac).
+// filled in; each port's device or rings and its MAC are the caller's (Router::attach_*,
+// Router::set_port_mac).
 std::unique_ptr<Router> make_router(const Config& cfg, size_t ri, unsigned slots);
-// Sets a port's MAC (and link-local address from it).
-void init_port_mac(PortRt& p, const rte_ether_addr& mac);
 // The MAC of a port that has none configured and no device to ask: 02:70:6c:<router>:<port>:01.
 rte_ether_addr fallback_port_mac(const PortConfig& pc, size_t ri, size_t pi);
 // Router and port index of `router.port`; throws when absent.

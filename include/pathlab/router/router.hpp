@@ -212,8 +212,7 @@ class Router {
   const std::string id;
   const uint32_t asn;
 
-  // To be made private: lib/engine/dataplane.cc, lib/control/control.cc and lib/stats/stats.cc
-  // still use these directly; everything else goes through the methods above.
+ private:
   std::vector<PortRt> ports;
   std::vector<NextHop> nexthops;
   std::unique_ptr<NeighbourTable> neigh;
@@ -224,7 +223,6 @@ class Router {
   bool holds = false;        // some stage may hold packets: workers call drain() every loop
   std::unique_ptr<SharedState> shared;  // cross-worker stage state
 
- private:
   // ICMP errors the forward step sends back to a packet's source (icmp_error.cc).
   enum class IcmpError : uint8_t { NetUnreachable, TimeExceeded, FragNeeded };
 
