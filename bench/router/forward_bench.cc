@@ -44,10 +44,19 @@ constexpr rte_ether_addr kHostMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x99}};
 constexpr uint8_t kTtl = 64;
 constexpr uint16_t kIp4Frame = 64;   // 14 + 20 + 20 + 10 bytes of payload, no padding to trim
 constexpr uint16_t kIp6Frame = 74;   // 14 + 40 + 20: the smallest IPv6 TCP frame
+constexpr uint16_t kIp4MbFrame = 66;  // 14 + 20 + 32 (NOP NOP TS)
 
 enum class Family { V4, V6 };
 
-std::string config_yaml(bool count_stage) {
+// What r1.p0's ingress runs: nothing, one `count`, or pipelines/middlebox.yaml's four stages.
+enum class Ingress { None, Count, Middlebox };
+
+constexpr const char* kMiddlebox =
+    "ingress: [{stage: ecn, ip: bleach}, {stage: dscp, action: {map: {ef: af41, cs5: af41, "
+    "af11: cs0}}}, {stage: tcp_options, strip: [timestamp, sack_permitted], how: nop}, "
+    "{stage: mss, clamp: 1452}]";
+
+std::string config_yaml(Ingress ingress) {
   return fmt::format(R"(
 process:
   idle: spin
@@ -80,13 +89,17 @@ links:
   - {{name: a, ends: [r1.p0, r2.p0]}}
   - {{name: b, ends: [r1.p1, r2.p1], ring_size: 1024}}
 )",
-                     count_stage ? "ingress: [count]" : "");
+                     ingress == Ingress::Count       ? "ingress: [count]"
+                     : ingress == Ingress::Middlebox ? kMiddlebox
+                                                     : "");
 }
 
 // 64-byte TCP/IPv4 frame to 198.18.0.1 (or 74-byte TCP/IPv6 to 2001:db8::1), addressed to r1.p0.
-void write_frame(rte_mbuf* m, Family f) {
+// mb (IPv4 only): what scripts/bench --middlebox sends, 66 bytes with ToS EF + ECT(0) and the
+// options NOP NOP TS, no payload: every middlebox stage but mss acts on it.
+void write_frame(rte_mbuf* m, Family f, bool mb = false) {
   rte_pktmbuf_reset(m);
-  const uint16_t len = f == Family::V4 ? kIp4Frame : kIp6Frame;
+  const uint16_t len = f == Family::V4 ? (mb ? kIp4MbFrame : kIp4Frame) : kIp6Frame;
   auto* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, len));
   std::memset(frame, 0, len);
   auto* eth = reinterpret_cast<rte_ether_hdr*>(frame);
@@ -97,7 +110,8 @@ void write_frame(rte_mbuf* m, Family f) {
     eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
     auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
     ip->version_ihl = RTE_IPV4_VHL_DEF;
-    ip->total_length = rte_cpu_to_be_16(kIp4Frame - RTE_ETHER_HDR_LEN);
+    ip->total_length = rte_cpu_to_be_16(len - RTE_ETHER_HDR_LEN);
+    if (mb) ip->type_of_service = 0xba;  // EF, ECT(0)
     ip->packet_id = rte_cpu_to_be_16(1);
     ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
     ip->time_to_live = kTtl;
@@ -121,7 +135,11 @@ void write_frame(rte_mbuf* m, Family f) {
   }
   tcp->src_port = rte_cpu_to_be_16(40000);
   tcp->dst_port = rte_cpu_to_be_16(80);
-  tcp->data_off = 5 << 4;
+  tcp->data_off = (mb ? 8 : 5) << 4;
+  if (mb) {
+    const uint8_t opts[12] = {1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2};
+    std::memcpy(tcp + 1, opts, sizeof opts);
+  }
   tcp->tcp_flags = RTE_TCP_ACK_FLAG;
   tcp->rx_win = rte_cpu_to_be_16(65535);
   if (f == Family::V4) {
@@ -138,7 +156,7 @@ void write_frame(rte_mbuf* m, Family f) {
 // Benchmark makes for one benchmark, and rebuilt when the variant changes (the EAL object names
 // are fixed, so two cannot coexist).
 struct Fixture {
-  bool count_stage = false;
+  Ingress ingress = Ingress::None;
   std::unique_ptr<Dataplane> dp;
   Router* r1 = nullptr;
   rte_ring* egress = nullptr;  // r1.p1's tx ring
@@ -148,8 +166,8 @@ struct Fixture {
   Family family = Family::V4;
   uint16_t built = 0;
 
-  explicit Fixture(bool count) : count_stage(count) {
-    const Config cfg = load_config_string(config_yaml(count), "bench.yaml", {});
+  explicit Fixture(Ingress in) : ingress(in) {
+    const Config cfg = load_config_string(config_yaml(in), "bench.yaml", {});
     dp = std::make_unique<Dataplane>(cfg);
     dp->build();
     r1 = dp->router("r1");
@@ -167,7 +185,7 @@ struct Fixture {
       built = n;
     }
     family = f;
-    for (uint16_t i = 0; i < built; ++i) write_frame(pkts[i], f);
+    for (uint16_t i = 0; i < built; ++i) write_frame(pkts[i], f, ingress == Ingress::Middlebox);
     if (f == Family::V4) {
       ipv4_cksum = rte_pktmbuf_mtod_offset(pkts[0], rte_ipv4_hdr*, RTE_ETHER_HDR_LEN)->hdr_checksum;
     }
@@ -175,7 +193,9 @@ struct Fixture {
   }
 
   // Puts back what forwarding changed: destination MAC, TTL/hop limit, IPv4 checksum.
+  // The middlebox stages change more (ToS, options, TCP checksum): the frame is rewritten.
   void restore(rte_mbuf* m) const {
+    if (ingress == Ingress::Middlebox) return write_frame(m, family, true);
     auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
     eth->dst_addr = kP0Mac;
     if (family == Family::V4) {
@@ -198,20 +218,20 @@ std::unique_ptr<Fixture>& fixture_slot() {
   return f;
 }
 
-Fixture& fixture(bool count_stage) {
+Fixture& fixture(Ingress ingress) {
   auto& f = fixture_slot();
-  if (!f || f->count_stage != count_stage) {
+  if (!f || f->ingress != ingress) {
     f.reset();
-    f = std::make_unique<Fixture>(count_stage);
+    f = std::make_unique<Fixture>(ingress);
   }
   return *f;
 }
 
-void forward(benchmark::State& state, Family family, bool count_stage) {
+void forward(benchmark::State& state, Family family, Ingress ingress) {
   const auto n = static_cast<uint16_t>(state.range(0));
   Fixture* fx = nullptr;
   try {
-    fx = &fixture(count_stage);
+    fx = &fixture(ingress);
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
     return;
@@ -259,10 +279,12 @@ void forward(benchmark::State& state, Family family, bool count_stage) {
   }
 }
 
-void BM_ForwardIpv4(benchmark::State& s) { forward(s, Family::V4, false); }
-void BM_ForwardIpv6(benchmark::State& s) { forward(s, Family::V6, false); }
-void BM_ForwardIpv4CountStage(benchmark::State& s) { forward(s, Family::V4, true); }
-void BM_ForwardIpv6CountStage(benchmark::State& s) { forward(s, Family::V6, true); }
+void BM_ForwardIpv4(benchmark::State& s) { forward(s, Family::V4, Ingress::None); }
+void BM_ForwardIpv6(benchmark::State& s) { forward(s, Family::V6, Ingress::None); }
+void BM_ForwardIpv4CountStage(benchmark::State& s) { forward(s, Family::V4, Ingress::Count); }
+void BM_ForwardIpv6CountStage(benchmark::State& s) { forward(s, Family::V6, Ingress::Count); }
+// The four middlebox stages on 66-byte frames they all act on (see write_mb_frame).
+void BM_ForwardIpv4Middlebox(benchmark::State& s) { forward(s, Family::V4, Ingress::Middlebox); }
 
 // On a shared machine other work only ever adds cycles: with --benchmark_repetitions=N the
 // "min" aggregate (of every counter too) is the figure to quote.
@@ -272,6 +294,7 @@ BENCHMARK(BM_ForwardIpv4)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics
 BENCHMARK(BM_ForwardIpv6)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", min_of);
 BENCHMARK(BM_ForwardIpv4CountStage)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", min_of);
 BENCHMARK(BM_ForwardIpv6CountStage)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", min_of);
+BENCHMARK(BM_ForwardIpv4Middlebox)->Arg(32)->Arg(256)->UseManualTime()->ComputeStatistics("min", min_of);
 
 }  // namespace
 }  // namespace pathlab::bench
