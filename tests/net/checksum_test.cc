@@ -4,7 +4,6 @@
 #include "pathlab/net/checksum.hpp"
 
 #include <gtest/gtest.h>
-#include <yaml-cpp/yaml.h>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wvolatile"  // DPDK 22.11 headers in C++20
@@ -16,6 +15,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include "refs.hpp"
 
 namespace pathlab {
 namespace {
@@ -259,23 +260,12 @@ TEST(Checksum, DeltaMatchesOneAtATime) {
 
 // ---- against scapy ----------------------------------------------------------------------------
 
-using Bytes = std::vector<uint8_t>;
+using test::Bytes;
+using test::from_hex;
 
 const YAML::Node& refs() {
-  static const YAML::Node n = [] {
-    const char* root = std::getenv("PATHLAB_BUILD_ROOT");
-    return YAML::LoadFile(std::string(root != nullptr ? root : ".") +
-                          "/tests/net/checksum_refs.json");
-  }();
+  static const YAML::Node n = test::load_refs("checksum_refs.json");
   return n;
-}
-
-Bytes from_hex(const std::string& h) {
-  Bytes b(h.size() / 2);
-  for (size_t i = 0; i < b.size(); ++i) {
-    b[i] = static_cast<uint8_t>(std::stoul(h.substr(2 * i, 2), nullptr, 16));
-  }
-  return b;
 }
 
 TEST(ChecksumScapy, Ip4Header) {

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include <array>
 #include <cstdlib>
@@ -17,28 +16,18 @@
 #include "pathlab/net/ip6_ext.hpp"
 #include "pathlab/net/parse.hpp"
 #include "pathlab/net/tcp_options.hpp"
+#include "refs.hpp"
 
 namespace pathlab {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
+using test::Bytes;
+using test::from_hex;
 using Triples = std::vector<std::array<unsigned, 3>>;
 
 const YAML::Node& refs() {
-  static const YAML::Node n = [] {
-    const char* root = std::getenv("PATHLAB_BUILD_ROOT");
-    return YAML::LoadFile(std::string(root != nullptr ? root : ".") +
-                          "/tests/net/option_refs.json");
-  }();
+  static const YAML::Node n = test::load_refs("option_refs.json");
   return n;
-}
-
-Bytes from_hex(const std::string& h) {
-  Bytes b(h.size() / 2);
-  for (size_t i = 0; i < b.size(); ++i) {
-    b[i] = static_cast<uint8_t>(std::stoul(h.substr(2 * i, 2), nullptr, 16));
-  }
-  return b;
 }
 
 Triples triples(const YAML::Node& list) {
