@@ -184,6 +184,12 @@ void check_guard(const rte_mbuf* m, const char* what) {
   }
 }
 
+void note_low(const rte_mbuf* m) {
+  for (Made& x : g_made) {
+    if (x.m == m) x.start_off = std::min(x.start_off, m->data_off);
+  }
+}
+
 void forget_guard(const rte_mbuf* m) {
   for (Made& x : g_made) {
     if (x.m == m) x.start_off = 0;

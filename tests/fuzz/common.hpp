@@ -81,6 +81,9 @@ rte_mempool* fuzz_pool();
 
 // The headroom below the packet (and below where it started) still holds the guard bytes.
 void check_guard(const rte_mbuf* m, const char* what);
+// Lowers where the packet is taken to have started to where it is now: a stage that prepended
+// (mss) owns the bytes down to there, even if a later stage moves the packet forward again.
+void note_low(const rte_mbuf* m);
 // A packet rebuilt in place (ICMP error, RST) may use its headroom and then drop the front it
 // wrote (untagging): its guard is not checked any more.
 void forget_guard(const rte_mbuf* m);
