@@ -23,12 +23,17 @@ using steps::kEthLen;
 
 // TTL decrement with an incremental checksum update (RFC 1624) of the TTL/protocol word. The
 // word is stored whole: a byte store then a word load of it would stall store forwarding.
+// With a TTL of 1 or more the word loses exactly d = htons(0x0100) with no borrow, so
+// ~old_w + new_w is the constant 0xffff - d: csum::update16's sum, bit for bit, with one fold.
 inline void decrement_ttl4(rte_ipv4_hdr* h) {
+  const uint16_t d = rte_cpu_to_be_16(0x0100);
   uint16_t old_w;
   std::memcpy(&old_w, &h->time_to_live, 2);
-  const uint16_t new_w = static_cast<uint16_t>(old_w - rte_cpu_to_be_16(0x0100));
+  const uint16_t new_w = static_cast<uint16_t>(old_w - d);
   std::memcpy(&h->time_to_live, &new_w, 2);
-  h->hdr_checksum = csum::update16(h->hdr_checksum, old_w, new_w);
+  uint32_t s = static_cast<uint16_t>(~h->hdr_checksum) + (0xffffu - d);
+  s = (s & 0xffff) + (s >> 16);
+  h->hdr_checksum = static_cast<uint16_t>(~s);
 }
 
 inline void enqueue(Batch& b, rte_mbuf* m) { b.pkts[b.n++] = m; }
@@ -54,19 +59,28 @@ void Router::forward(RouterWorker& rw, uint8_t in, bool gathered) {
   if (n4 != 0) rte_lpm_lookup_bulk(lpm4, dst4, hop4, n4);
 
   if (n4 == b.n) [[likely]] {  // IPv4 only
+    // Consecutive packets mostly share a next hop: its output batch and MTU are kept.
+    uint32_t last_nh = UINT32_MAX;
+    Batch* ob = nullptr;
+    uint32_t mtu = 0;  // 0 for a local next hop
     for (uint16_t i = 0; i < n4; ++i) {
       rte_mbuf* m = b.pkts[i];
       const uint32_t r = hop4[i];
       // forward4's common case inline: routed, not local, TTL above 1, within the MTU.
       if (r & RTE_LPM_LOOKUP_SUCCESS) [[likely]] {
         const uint32_t nh = r & 0x00ffffff;
-        const NextHop& hop = nexthops[nh];
+        if (nh != last_nh) [[unlikely]] {
+          const NextHop& hop = nexthops[nh];
+          last_nh = nh;
+          ob = &rw.out[hop.port];
+          mtu = hop.kind == NextHop::Kind::Local ? 0 : ports[hop.port].mtu;
+        }
         auto* h = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, kEthLen);
-        if (hop.kind != NextHop::Kind::Local && h->time_to_live > 1 &&
-            rte_be_to_cpu_16(h->total_length) <= ports[hop.port].mtu) [[likely]] {
+        // total - 1 < mtu: within the MTU, and never for a local hop (mtu 0).
+        if (h->time_to_live > 1 && rte_be_to_cpu_16(h->total_length) - 1u < mtu) [[likely]] {
           decrement_ttl4(h);
           m->hash.usr = nh;
-          enqueue(rw.out[hop.port], m);
+          enqueue(*ob, m);
           continue;
         }
       }
