@@ -15,7 +15,7 @@ uint64_t Router::input(RouterWorker& rw, const WorkerIo& io, uint8_t in, rte_mbu
   constexpr uint16_t kEthLen = steps::kEthLen;
   const rte_ether_addr& mac = ports[in].mac;
   Batch& b = rw.in;
-  b.n = 0;
+  uint16_t bn = 0;  // b.n, kept in a register: the header loads may alias it
   uint16_t n4 = 0;
   uint64_t bytes = 0;
   rte_mbuf* ctrl[kMaxBurst];
@@ -44,13 +44,13 @@ uint64_t Router::input(RouterWorker& rw, const WorkerIo& io, uint8_t in, rte_mbu
     if (type == parse::kEtherIpv4) [[likely]] {
       uint32_t dst;
       if (!ip4_input<kVerifyCksum>(rw, m, frame + kEthLen, len - kEthLen, dst)) [[unlikely]] continue;
-      rw.idx4[n4] = b.n;
+      rw.idx4[n4] = bn;
       rw.dst4[n4++] = dst;
-      b.pkts[b.n++] = m;
+      b.pkts[bn++] = m;
     } else if (type == parse::kEtherIpv6) {
       const IpIn r = ip6_input(rw, in, m, frame + kEthLen, len - kEthLen);
       if (r == IpIn::Keep) {
-        b.pkts[b.n++] = m;
+        b.pkts[bn++] = m;
       } else if (r == IpIn::Control) {
         ctrl[nctrl++] = m;
       }
@@ -64,6 +64,7 @@ uint64_t Router::input(RouterWorker& rw, const WorkerIo& io, uint8_t in, rte_mbu
       drop(rw, Drop::EthUnsupported, m);
     }
   }
+  b.n = bn;
   rw.n4 = n4;
   if (nctrl != 0) to_ctrl(rw, io, ctrl, nctrl);
   return bytes;
