@@ -48,8 +48,9 @@ class Dscp final : public MatchStage {
   template <bool kL3Only, bool kAll>
   void run(Batch& b) {
     uint64_t remarked = 0, ecn_zeroed = 0;
-    for (uint16_t i = 0; i < b.n; ++i) {
-      b.verdict[i] = kPass;
+    const uint16_t n = b.n;  // a local: stores into packets may alias b.n
+    std::memset(b.verdict, kPass, n);
+    for (uint16_t i = 0; i < n; ++i) {
       PktView v;
       if (!(kL3Only ? view_l3(b.pkts[i], v) : view_packet(b.pkts[i], v))) continue;
       const uint8_t tc = traffic_class(v);

@@ -140,8 +140,9 @@ class Ecn final : public MatchStage {
   template <bool kIp, bool kTcp, bool kFallback, bool kL3Only = false, bool kAll = false>
   void run(Batch& b) {
     uint64_t ip_changed = 0, tcp_changed = 0;
-    for (uint16_t i = 0; i < b.n; ++i) {
-      b.verdict[i] = kPass;
+    const uint16_t n = b.n;  // a local: stores into packets may alias b.n
+    std::memset(b.verdict, kPass, n);
+    for (uint16_t i = 0; i < n; ++i) {
       PktView v;
       if (!(kL3Only ? view_l3(b.pkts[i], v) : view_packet(b.pkts[i], v))) continue;
       if constexpr (kFallback) {

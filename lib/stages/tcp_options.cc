@@ -148,8 +148,9 @@ class TcpOptions final : public MatchStage {
   template <How kHow, bool kDropSyn>
   void run(Batch& b) {
     Tally t;
-    for (uint16_t i = 0; i < b.n; ++i) {
-      b.verdict[i] = kPass;
+    const uint16_t n = b.n;  // a local: stores into packets may alias b.n
+    std::memset(b.verdict, kPass, n);
+    for (uint16_t i = 0; i < n; ++i) {
       rte_mbuf* m = b.pkts[i];
       PktView v;
       if (!view_packet(m, v) || !v.tcp_ok) continue;
