@@ -41,7 +41,9 @@ Drop parse_drop(Drop truncated, Result r) {
 // whole TCP or UDP datagram is the common case; anything else goes through parse_view.
 [[gnu::noinline, gnu::cold]] inline void view_slow(rte_mbuf* m) { parse_view(m); }
 
-inline void view4(rte_mbuf* m, const uint8_t* ip, uint32_t hlen, uint32_t total) {
+inline void view4(rte_mbuf* m, const uint8_t* ip) {
+  const uint32_t hlen = (ip[0] & 0xfu) * 4u;
+  const uint32_t total = load_be16(ip + 2);
   const uint8_t proto = ip[9];
   const uint32_t l4_len = total - hlen;
   const uint8_t* l4 = ip + hlen;
@@ -100,10 +102,8 @@ template <bool kVerifyCksum>
   }
   const uint32_t total = rte_be_to_cpu_16(h->total_length);
   if (total < len) rte_pktmbuf_trim(m, static_cast<uint16_t>(len - total));  // padding
-  const uint32_t hlen = rte_ipv4_hdr_len(h);
-  m->tx_offload = steps::l2_l3_lens(hlen);
-  m->packet_type = kPtype4;
-  if (parse_views) ip_input::view4(m, ip, hlen, total);
+  m->tx_offload = steps::l2_l3_lens(rte_ipv4_hdr_len(h));
+  m->packet_type = kPtype4;  // the caller stores the view (ip_input::view4)
   return true;
 }
 
