@@ -4,6 +4,8 @@
 #include "pathlab/config/loader.hpp"
 
 #include <fcntl.h>
+#include <sstream>
+#include <yaml-cpp/eventhandler.h>
 #include <fmt/format.h>
 #include <rte_config.h>
 #include <sys/stat.h>
@@ -118,15 +120,59 @@ SourcePos pos_at(const std::string& text, size_t offset, const std::string& file
 }
 
 // One YAML document: a second one with content is an error (a trailing `---` alone is not).
+// Notes whether a YAML document holds anything (a scalar, a collection, an alias) and where.
+class ContentProbe final : public YAML::EventHandler {
+ public:
+  bool content = false;
+  YAML::Mark mark;
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { note(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override {
+    note(m);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    note(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    note(m);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void note(const YAML::Mark& m) {
+    if (!content) mark = m;
+    content = true;
+  }
+};
+
 YAML::Node parse_yaml(const std::string& text, const std::string& file) {
   if (text.size() > kMaxConfigBytes) too_large(file, text.size());
   // yaml-cpp reads NUL bytes as a UTF-16/32 encoding and reports nonsense.
   if (size_t nul = text.find('\0'); nul != std::string::npos) {
     throw ConfigError(pos_at(text, nul, file), "", "NUL byte: a config file is UTF-8 text");
   }
-  std::vector<YAML::Node> docs;
+  // The first document is the config; any later one with content is an error. The later ones
+  // are walked with a bounded loop: yaml-cpp's LoadAll yields empty documents forever on a stray
+  // ',' at document level.
+  YAML::Node root;
   try {
-    docs = YAML::LoadAll(text);
+    root = YAML::Load(text);
+    std::stringstream in(text);
+    YAML::Parser parser(in);
+    const size_t limit = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 2;
+    for (size_t doc = 0; doc < limit; ++doc) {
+      ContentProbe probe;
+      if (!parser.HandleNextDocument(probe)) break;
+      if (doc > 0 && probe.content) {
+        throw ConfigError(SourcePos{file, probe.mark.line + 1, probe.mark.column + 1}, "",
+                          "a second YAML document: a config file holds one");
+      }
+    }
   } catch (const YAML::ParserException& e) {
     SourcePos pos{file, 0, 0};
     if (!e.mark.is_null()) {
@@ -135,13 +181,7 @@ YAML::Node parse_yaml(const std::string& text, const std::string& file) {
     }
     throw ConfigError(pos, "", "YAML syntax error: " + e.msg);
   }
-  for (size_t i = 1; i < docs.size(); ++i) {
-    if (!docs[i].IsNull()) {
-      throw ConfigError(pos_of(docs[i], file), "",
-                        "a second YAML document: a config file holds one");
-    }
-  }
-  return docs.empty() ? YAML::Node() : docs[0];
+  return root;
 }
 
 void check_unicast_mac(YamlMap& m, std::string_view key, const MacAddr& mac) {

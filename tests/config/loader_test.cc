@@ -1157,3 +1157,16 @@ INSTANTIATE_TEST_SUITE_P(Table, BadConfig, ::testing::ValuesIn(kBad),
 
 }  // namespace
 }  // namespace pathlab
+
+namespace pathlab {
+namespace {
+// Fuzz finding F4: yaml-cpp's LoadAll never returned on a stray ',' at document level.
+TEST(LoaderBad, StrayCommaAtDocumentLevelEnds) {
+  for (const char* text : {",", "[a],", "- 1\n,"}) {
+    EXPECT_NE(error_of(text), "") << text;
+  }
+  EXPECT_EQ(error_of("routers: []\n---\nfoo: 1\n"),
+            "t.yaml:3:1: a second YAML document: a config file holds one");
+}
+}  // namespace
+}  // namespace pathlab
