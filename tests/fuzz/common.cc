@@ -64,7 +64,11 @@ void init_eal(unsigned lcores) {
   }
   init_packet_view();
   // EAL leaves its runtime directory (/var/run/dpdk/<prefix>) behind; remove it at exit.
-  std::atexit([] { std::filesystem::remove_all(rte_eal_get_runtime_dir()); });
+  // The non-throwing overload: an exit handler must not throw (that aborts the run).
+  std::atexit([] {
+    std::error_code ec;
+    std::filesystem::remove_all(rte_eal_get_runtime_dir(), ec);
+  });
 }
 
 std::vector<std::span<const uint8_t>> frames(std::span<const uint8_t> body, bool records, size_t max) {
