@@ -50,13 +50,15 @@ void write_eth(rte_mbuf* m, const rte_ether_addr& dst, const rte_ether_addr& src
   eth->ether_type = rte_cpu_to_be_16(type);
 }
 
-// Builds an IPv6 ND message (NS or NA) with one link-layer option into a fresh frame.
-void build_nd(rte_mbuf* m, const rte_ether_addr& dst_mac, const rte_ether_addr& src_mac,
+// Builds an IPv6 ND message (NS or NA) with one link-layer option into m, reset first; false
+// when m's buffer cannot hold it.
+bool build_nd(rte_mbuf* m, const rte_ether_addr& dst_mac, const rte_ether_addr& src_mac,
               const Ip6Addr& src, const Ip6Addr& dst, uint8_t type, uint32_t flags,
               const Ip6Addr& target, uint8_t opt_type) {
   constexpr uint16_t kPayload = 24 + 8;
   rte_pktmbuf_reset(m);
   auto* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, kEthLen + 40 + kPayload));
+  if (frame == nullptr) return false;
   write_eth(m, dst_mac, src_mac, RTE_ETHER_TYPE_IPV6);
   auto* ip = reinterpret_cast<rte_ipv6_hdr*>(frame + kEthLen);
   ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
@@ -78,6 +80,7 @@ void build_nd(rte_mbuf* m, const rte_ether_addr& dst_mac, const rte_ether_addr& 
   std::memcpy(icmp + 2, &ck, 2);
   m->l2_len = kEthLen;
   m->l3_len = 40;
+  return true;
 }
 
 // The ICMPv6 checksum over the pseudo-header and the message sums to 0xffff when it is right.
@@ -289,7 +292,13 @@ void Control::handle_nd(Router& r, rte_mbuf* m) {
       dst_mac = rte_pktmbuf_mtod(m, const rte_ether_hdr*)->src_addr;
     }
     // Router, Solicited, Override.
-    build_nd(m, dst_mac, p.mac, target, src, kNa, 0xe0000000u, target, kOptTarget);
+    if (!build_nd(m, dst_mac, p.mac, target, src, kNa, 0xe0000000u, target, kOptTarget)) {
+      // A buffer too small for the answer (not one of ours): answer from a fresh mbuf.
+      rte_pktmbuf_free(m);
+      m = rte_pktmbuf_alloc(pool_);
+      if (m == nullptr) return;
+      build_nd(m, dst_mac, p.mac, target, src, kNa, 0xe0000000u, target, kOptTarget);
+    }
     event(r, Event::NdAdvertsSent);
     inject(r, port, m);
     return;

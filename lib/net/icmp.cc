@@ -273,6 +273,9 @@ void make_ip4_echo_reply(rte_mbuf* m, uint16_t l2_len) {
   csum::ip4_set16(ip, 8, get16(ttl_proto));
   const uint8_t type_code[2] = {kIcmp4EchoReply, icmp[1]};
   csum::set16(icmp + 2, icmp, get16(type_code));
+  // Eqn. 3 can give 0x0000 (-0); an all-zero reply verifies only with 0xffff, and 0xffff is right
+  // wherever 0x0000 is.
+  if (get16(icmp + 2) == 0) put16(icmp + 2, 0xffff);
 }
 
 void make_ip6_echo_reply(rte_mbuf* m, uint16_t l2_len) {

@@ -34,10 +34,10 @@ static_assert(sizeof(FileHeader) == 24 && sizeof(RecordHeader) == 16);
 }  // namespace
 
 PcapReader::PcapReader(const std::string& path) : path_(path) {
-  f_ = std::fopen(path.c_str(), "rb");
+  f_.reset(std::fopen(path.c_str(), "rb"));
   if (f_ == nullptr) fail(path, fmt::format("cannot open: {}", std::strerror(errno)));
   uint8_t h[24];
-  if (std::fread(h, 1, sizeof h, f_) != sizeof h) fail(path, "not a pcap file (shorter than a pcap header)");
+  if (std::fread(h, 1, sizeof h, f_.get()) != sizeof h) fail(path, "not a pcap file (shorter than a pcap header)");
   uint32_t magic;
   std::memcpy(&magic, h, 4);
   if (magic == kMagicUs || magic == kMagicNs) {
@@ -51,15 +51,10 @@ PcapReader::PcapReader(const std::string& path) : path_(path) {
     fail(path, fmt::format("not a pcap file (magic 0x{:08x})", magic));
   }
   nano_ = magic == kMagicNs;
-  snaplen_ = u32(h + 16);
   const uint32_t linktype = u32(h + 20) & 0x0fffffff;  // the top bits carry FCS information
   if (linktype != kLinktypeEthernet) {
     fail(path, fmt::format("link type {} is not Ethernet (1); only Ethernet captures can be replayed", linktype));
   }
-}
-
-PcapReader::~PcapReader() {
-  if (f_ != nullptr) std::fclose(f_);
 }
 
 uint32_t PcapReader::u32(const uint8_t* p) const {
@@ -70,16 +65,17 @@ uint32_t PcapReader::u32(const uint8_t* p) const {
 
 bool PcapReader::next(PcapRecord& rec) {
   uint8_t h[16];
-  const size_t got = std::fread(h, 1, sizeof h, f_);
-  if (got == 0 && std::feof(f_)) return false;
+  const size_t got = std::fread(h, 1, sizeof h, f_.get());
+  if (got == 0 && std::feof(f_.get())) return false;
   if (got != sizeof h) fail(path_, fmt::format("record {}: truncated header", count_ + 1));
   const uint32_t sec = u32(h), frac = u32(h + 4), caplen = u32(h + 8), len = u32(h + 12);
-  // Some writers leave snaplen 0; 256 KiB is libpcap's largest.
-  if (caplen > std::max<uint32_t>(snaplen_, PcapWriter::kSnaplen)) {
-    fail(path_, fmt::format("record {}: capture length {} exceeds the snapshot length", count_ + 1, caplen));
+  // The file's snaplen is not trusted (some writers leave 0, a bad file says 4 GiB): 256 KiB,
+  // libpcap's largest, is the bound.
+  if (caplen > PcapWriter::kSnaplen) {
+    fail(path_, fmt::format("record {}: capture length {} exceeds 262144 bytes", count_ + 1, caplen));
   }
   buf_.resize(caplen);
-  if (caplen != 0 && std::fread(buf_.data(), 1, caplen, f_) != caplen) {
+  if (caplen != 0 && std::fread(buf_.data(), 1, caplen, f_.get()) != caplen) {
     fail(path_, fmt::format("record {}: truncated ({} bytes announced)", count_ + 1, caplen));
   }
   rec.ts_ns = uint64_t{sec} * 1000000000ull + (nano_ ? frac : uint64_t{frac} * 1000ull);
@@ -90,14 +86,10 @@ bool PcapReader::next(PcapRecord& rec) {
 }
 
 PcapWriter::PcapWriter(const std::string& path, bool nanosecond) : path_(path), nano_(nanosecond) {
-  f_ = std::fopen(path.c_str(), "wb");
+  f_.reset(std::fopen(path.c_str(), "wb"));
   if (f_ == nullptr) fail(path, fmt::format("cannot create: {}", std::strerror(errno)));
   const FileHeader h{nano_ ? kMagicNs : kMagicUs, 2, 4, 0, 0, kSnaplen, kLinktypeEthernet};
-  if (std::fwrite(&h, sizeof h, 1, f_) != 1) fail(path, fmt::format("write: {}", std::strerror(errno)));
-}
-
-PcapWriter::~PcapWriter() {
-  if (f_ != nullptr) std::fclose(f_);
+  if (std::fwrite(&h, sizeof h, 1, f_.get()) != 1) fail(path, fmt::format("write: {}", std::strerror(errno)));
 }
 
 void PcapWriter::write(uint64_t ts_ns, std::span<const std::span<const uint8_t>> segments) {
@@ -107,11 +99,11 @@ void PcapWriter::write(uint64_t ts_ns, std::span<const std::span<const uint8_t>>
   const uint32_t ns = static_cast<uint32_t>(ts_ns % 1000000000ull);
   const uint32_t caplen = std::min(len, kSnaplen);
   const RecordHeader h{sec, nano_ ? ns : ns / 1000, caplen, len};
-  bool ok = std::fwrite(&h, sizeof h, 1, f_) == 1;
+  bool ok = std::fwrite(&h, sizeof h, 1, f_.get()) == 1;
   uint32_t left = caplen;
   for (const auto& s : segments) {
     const size_t n = std::min<size_t>(s.size(), left);
-    if (n != 0) ok = ok && std::fwrite(s.data(), 1, n, f_) == n;
+    if (n != 0) ok = ok && std::fwrite(s.data(), 1, n, f_.get()) == n;
     left -= static_cast<uint32_t>(n);
   }
   if (!ok) fail(path_, fmt::format("write: {}", std::strerror(errno)));
@@ -120,8 +112,7 @@ void PcapWriter::write(uint64_t ts_ns, std::span<const std::span<const uint8_t>>
 
 void PcapWriter::close() {
   if (f_ == nullptr) return;
-  const int rc = std::fclose(f_);
-  f_ = nullptr;
+  const int rc = std::fclose(f_.release());
   if (rc != 0) fail(path_, fmt::format("close: {}", std::strerror(errno)));
 }
 

@@ -190,7 +190,7 @@ bool Match::test_slow(const PktView& v) const {
 }
 
 Chance::Chance(double p, uint64_t seed) : always_(p >= 1.0), state_(seed) {
-  threshold_ = p <= 0.0 ? 0 : static_cast<uint64_t>(std::ldexp(p, 64));
+  threshold_ = p <= 0.0 || always_ ? 0 : static_cast<uint64_t>(std::ldexp(p, 64));
 }
 
 StageCommon StageCommon::parse(YamlMap& params) {

@@ -126,11 +126,6 @@ void check_passed(rte_mbuf* m, const Before& b, const char* what);
 // with consistent lengths and every checksum valid. Its guard is forgotten.
 void check_generated(rte_mbuf* m, const char* what);
 
-// Finding F5 (docs/robustness.md): make_ip4_echo_reply's incremental checksum update gives 0x0000
-// for an all-zero reply message (id 0, seq 0, no data; scapy's default ICMP()), where the sum
-// needs 0xffff. True for such a message unless PLFUZZ_KNOWN is set; the checks skip it.
-bool known_f5(const uint8_t* icmp, uint32_t len);
-
 // Reads every byte of the packet's view (l3 .. l3 + ip_len) so that ASan sees an over-claim.
 uint32_t touch_view(rte_mbuf* m);
 

@@ -131,9 +131,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       parse_view(m);
       const Sums after = sums(m);
       FUZZ_CHECK(!before.ip4 || after.ip4, "echo reply broke the IPv4 header checksum");
-      PktView v;
-      const bool f5 = !v6 && view_packet(m, v) && v.l4 != nullptr && known_f5(v.l4, v.l4_len);
-      FUZZ_CHECK(!before.l4 || after.l4 || f5, "echo reply broke the ICMP checksum");
+      FUZZ_CHECK(!before.l4 || after.l4, "echo reply broke the ICMP checksum");
     }
   } else {
     uint16_t l2_len;

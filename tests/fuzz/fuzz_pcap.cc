@@ -32,22 +32,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   return 0;
 }
 
-// Finding F3 (docs/robustness.md): PcapReader takes a record's caplen up to the file's own
-// snaplen (any 32-bit value) and resizes its buffer to it before reading: a 48-byte file makes it
-// allocate and zero up to 4 GiB. Until it is capped, files whose snaplen exceeds 256 KiB are
-// skipped; PLFUZZ_KNOWN=1 runs them (regress/pcap/f3-*).
-bool known_f3(const uint8_t* data, size_t size) {
-  static const bool run = std::getenv("PLFUZZ_KNOWN") != nullptr;
-  if (run || size < 20) return false;
-  uint32_t magic, snaplen;
-  std::memcpy(&magic, data, 4);
-  std::memcpy(&snaplen, data + 16, 4);
-  if (magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1) snaplen = __builtin_bswap32(snaplen);
-  return snaplen > pathlab::PcapWriter::kSnaplen;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (known_f3(data, size)) return 0;
   if (ftruncate(g_fd, 0) != 0 || pwrite(g_fd, data, size, 0) != static_cast<ssize_t>(size)) std::abort();
   try {
     pathlab::PcapReader rd(g_path);

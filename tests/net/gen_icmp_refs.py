@@ -229,6 +229,10 @@ for i, (ttl, n) in enumerate([(63, 56), (1, 0), (255, 1472)]):
 req = IP(src=H4, dst=R4, ttl=64, options=[IPOption_RR()]) / ICMP(type=8, id=9, seq=9) / payload(8)
 rep = IP(src=R4, dst=H4, ttl=64, options=[IPOption_RR()]) / ICMP(type=0, id=9, seq=9) / payload(8)
 add("v4_echo_reply_with_options", "ip4_echo", eth() / req, 14, expected=rep)
+# Finding F5: the reply's message is all zero; only 0xffff verifies (scapy writes it).
+req = IP(src=H4, dst=R4, ttl=64) / ICMP(type=8, id=0, seq=0)
+rep = IP(src=R4, dst=H4, ttl=64) / ICMP(type=0, id=0, seq=0)
+add("v4_echo_reply_all_zero_message", "ip4_echo", eth() / req, 14, expected=rep)
 for i, (hlim, n) in enumerate([(63, 56), (1, 0), (255, 1452)]):
     req = IPv6(src=H6, dst=R6, hlim=hlim) / ICMPv6EchoRequest(id=0xBEEF, seq=i, data=payload(n).load)
     rep = IPv6(src=R6, dst=H6, hlim=64) / ICMPv6EchoReply(id=0xBEEF, seq=i, data=payload(n).load)

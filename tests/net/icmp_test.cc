@@ -79,7 +79,7 @@ rte_mbuf* one_segment(rte_mempool* pool, const uint8_t* data, size_t len, int he
     rte_pktmbuf_free(m);
     return nullptr;
   }
-  std::memcpy(p, data, len);
+  if (len != 0) std::memcpy(p, data, len);
   return m;
 }
 

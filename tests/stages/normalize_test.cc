@@ -95,7 +95,7 @@ TEST(Normalize, TtlClamps) {
   };
   for (const auto& [yaml, f] : clamps) {
     StageRun s("normalize", yaml);
-    const Totals t = check_grid(s, [&f](const Cell& c) { return std::pair{f(c.ttl), c.id}; });
+    const Totals t = check_grid(s, [&f = f](const Cell& c) { return std::pair{f(c.ttl), c.id}; });
     EXPECT_EQ(s.action("ttl_raised"), t.raised) << yaml;
     EXPECT_EQ(s.action("ttl_lowered"), t.lowered) << yaml;
     EXPECT_GT(t.raised + t.lowered, 0u) << yaml;

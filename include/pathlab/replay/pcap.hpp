@@ -3,11 +3,17 @@
 // timestamps in either byte order, and a writer of Ethernet captures in the host's byte order.
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 namespace pathlab {
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
 
 struct PcapRecord {
   uint64_t ts_ns = 0;     // capture time, nanoseconds since the epoch
@@ -20,7 +26,6 @@ class PcapReader {
   // Throws std::runtime_error naming the file for a missing file, pcapng, an unknown magic or a
   // link type other than Ethernet (1).
   explicit PcapReader(const std::string& path);
-  ~PcapReader();
   PcapReader(const PcapReader&) = delete;
   PcapReader& operator=(const PcapReader&) = delete;
 
@@ -33,10 +38,9 @@ class PcapReader {
   uint32_t u32(const uint8_t* p) const;
 
   std::string path_;
-  std::FILE* f_ = nullptr;
+  FilePtr f_;
   bool swapped_ = false;
   bool nano_ = false;
-  uint32_t snaplen_ = 0;
   uint64_t count_ = 0;
   std::vector<uint8_t> buf_;
 };
@@ -45,7 +49,6 @@ class PcapWriter {
  public:
   // Creates (truncates) path and writes the file header. Throws std::runtime_error on failure.
   PcapWriter(const std::string& path, bool nanosecond);
-  ~PcapWriter();
   PcapWriter(const PcapWriter&) = delete;
   PcapWriter& operator=(const PcapWriter&) = delete;
 
@@ -61,7 +64,7 @@ class PcapWriter {
 
  private:
   std::string path_;
-  std::FILE* f_ = nullptr;
+  FilePtr f_;
   bool nano_ = false;
   uint64_t count_ = 0;
 };
