@@ -198,12 +198,11 @@ void Control::expire(uint64_t now) {
 }
 
 void Control::flush() {
-  for (Router* r : routers_) {
-    for (uint32_t i = 0; i < r->neighbours().slots(); ++i) {
-      auto& held = r->neighbours().at(i).held;
-      for (rte_mbuf* m : held) rte_pktmbuf_free(m);
-      held.clear();
-    }
+  // Only an entry being resolved holds packets.
+  for (const EntryRef& e : probing_) {
+    auto& held = e.r->neighbours().at(e.ni).held;
+    for (rte_mbuf* m : held) rte_pktmbuf_free(m);
+    held.clear();
   }
   for (auto& [r, m] : unreachable_) rte_pktmbuf_free(m);
   unreachable_.clear();
