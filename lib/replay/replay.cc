@@ -459,6 +459,8 @@ void ReplayEngine::run() {
   if (!free_chunks.try_pop(last)) fail("replay: no free chunk");
   release_held(*last);
   write(*last);
+  // Every file written out before any is renamed into place.
+  for (Capture& cap : captures_) cap.writer->flush();
   for (Capture& cap : captures_) cap.writer->close();
 }
 
