@@ -15,6 +15,7 @@
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <oneapi/tbb/task_arena.h>
+#include <rte_bus_vdev.h>
 #include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
@@ -161,8 +162,11 @@ class ReplayEngine {
 
 ReplayEngine::~ReplayEngine() {
   for (uint16_t id : eth_ids_) {
+    char name[RTE_ETH_NAME_MAX_LEN] = "";
+    rte_eth_dev_get_name_by_port(id, name);
     rte_eth_dev_stop(id);
     rte_eth_dev_close(id);
+    rte_vdev_uninit(name);  // the ring vdev's name is free again: run_replay can run again
   }
   owned_.clear();
   for (rte_ring* r : rings_) {
