@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <csignal>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -32,6 +33,15 @@ namespace pathlab {
 namespace {
 
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
+
+std::string signal_name(int sig) {
+  switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    default: return sig == 0 ? "" : fmt::format("signal {}", sig);
+  }
+}
 
 constexpr unsigned kTapRing = 1024;  // > one burst's output: taps are drained after every burst
 constexpr unsigned kTokensPerThread = 2;
@@ -105,7 +115,7 @@ class ReplayEngine {
   ~ReplayEngine();
   void build();
   void run();
-  bool report() const;
+  ReplayResult report() const;
 
  private:
   void build_port(size_t ri, size_t pi);
@@ -117,6 +127,7 @@ class ReplayEngine {
   void write(Chunk& c);
   std::string json() const;
   std::string text() const;
+  int stop_signal() const { return opt_.stop != nullptr ? opt_.stop->load(std::memory_order_relaxed) : 0; }
 
   // Per-router figures for the summary: the router's totals plus what replay did with the
   // packets it handed to the (absent) control path.
@@ -157,6 +168,7 @@ class ReplayEngine {
   uint8_t in_port_ = 0;
   uint64_t packets_ = 0, chunks_ = 0;
   uint32_t max_frame_ = 0;  // what one mbuf holds; larger frames are dropped as multi-segment
+  int interrupted_ = 0;     // the signal that stopped the reading
   bool nano_ = false;
 };
 
@@ -443,7 +455,8 @@ void ReplayEngine::run() {
     c->index = chunks_;
     PcapRecord rec;
     while (c->in.size() < chunk_ && !done) {
-      if (!reader.next(rec)) {
+      // A signal stops the reading; what was read goes through and out as usual.
+      if ((interrupted_ = stop_signal()) != 0 || !reader.next(rec)) {
         done = true;
       } else if (rec.frame.size() > max_frame_) {
         c->in.push_back(nullptr);
@@ -515,6 +528,10 @@ std::string ReplayEngine::text() const {
       "pathlab replay: {} packets from {} as received on {}.{}; {} chunk(s) of up to {}; {} thread(s){}\n",
       packets_, opt_.in, in_router_->id, in_router_->port(in_port_).name, chunks_, chunk_, threads_,
       serial_reason_.empty() ? "" : fmt::format(" (serial: {})", serial_reason_));
+  if (interrupted_ != 0) {
+    out += fmt::format("interrupted by {} after {} packets: the rest of {} was not read\n", signal_name(interrupted_),
+                       packets_, opt_.in);
+  }
   for (size_t ri = 0; ri < routers_.size(); ++ri) {
     const Router& r = *routers_[ri];
     const Figures f = figures(ri);
@@ -546,9 +563,9 @@ std::string ReplayEngine::text() const {
 std::string ReplayEngine::json() const {
   std::string out = fmt::format(
       "{{\"pathlab\":\"replay\",\"input\":\"{}\",\"ingress\":\"{}.{}\",\"packets\":{},\"chunks\":{},"
-      "\"chunk\":{},\"threads\":{},\"serial\":\"{}\",\"routers\":[",
+      "\"chunk\":{},\"threads\":{},\"serial\":\"{}\",\"interrupted\":{},\"signal\":\"{}\",\"routers\":[",
       opt_.in, in_router_->id, in_router_->port(in_port_).name, packets_, chunks_, chunk_, threads_,
-      serial_reason_);
+      serial_reason_, interrupted_ != 0, signal_name(interrupted_));
   for (size_t ri = 0; ri < routers_.size(); ++ri) {
     out += (ri ? "," : "") + router_json(figures(ri).totals(), [&](size_t pi) {
       const int cap = taps_[ri][pi].capture;
@@ -559,11 +576,11 @@ std::string ReplayEngine::json() const {
   return out + "]}";
 }
 
-bool ReplayEngine::report() const {
+ReplayResult ReplayEngine::report() const {
   fmt::print("{}{}", opt_.json ? json() : text(), opt_.json ? "\n" : "");
-  bool ok = true;
-  for (size_t ri = 0; ri < routers_.size(); ++ri) ok = ok && figures(ri).balanced();
-  return ok;
+  ReplayResult res{true, interrupted_};
+  for (size_t ri = 0; ri < routers_.size(); ++ri) res.balanced = res.balanced && figures(ri).balanced();
+  return res;
 }
 
 }  // namespace
@@ -583,7 +600,7 @@ std::vector<std::string> replay_eal_args(const Config& cfg, const ReplayOptions&
           "*:warning"};
 }
 
-bool run_replay(const Config& cfg, const ReplayOptions& opt) {
+ReplayResult run_replay(const Config& cfg, const ReplayOptions& opt) {
   if (opt.in.empty() || opt.out.empty()) fail("replay needs --in and --out");
   ReplayEngine e(cfg, opt);
   e.run();
