@@ -1,6 +1,7 @@
 // pathlab: the dataplane. EAL arguments, then `--`, then the app's own options.
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -36,6 +37,11 @@ void catch_stop_signals() {
   std::signal(SIGTERM, on_signal);
   struct sigaction hup {};
   if (sigaction(SIGHUP, nullptr, &hup) != 0 || hup.sa_handler != SIG_IGN) std::signal(SIGHUP, on_signal);
+}
+
+// EAL leaves its runtime directory (empty with --no-shconf) behind: removed if empty.
+void remove_runtime_dir(const std::string& dir) {
+  if (!dir.empty()) rmdir(dir.c_str());
 }
 
 constexpr const char* kUsage =
@@ -189,8 +195,10 @@ int replay_main(int argc, char** argv) {
   const bool have_cpus = sched_getaffinity(0, sizeof cpus, &cpus) == 0;
   if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
     fmt::print(stderr, "pathlab replay: EAL initialisation failed\n");
+    remove_runtime_dir(rte_eal_get_runtime_dir());
     return 1;
   }
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
   if (have_cpus) pthread_setaffinity_np(pthread_self(), sizeof cpus, &cpus);
   int rc = 0;
   try {
@@ -207,6 +215,7 @@ int replay_main(int argc, char** argv) {
   }
   std::fflush(stdout);
   rte_eal_cleanup();
+  remove_runtime_dir(runtime_dir);
   return rc;
 }
 
