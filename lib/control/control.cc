@@ -101,13 +101,9 @@ Control::Control(std::vector<Router*> routers, std::vector<rte_ring*> from_worke
       pool_(pool),
       proc_(proc),
       hz_(rte_get_tsc_hz()) {
-  const uint64_t now = rte_get_tsc_cycles();
-  auto full = [&](uint64_t rate, uint64_t burst) {
+  auto full = [](uint64_t rate, uint64_t burst) {
     IcmpLimiter b;
-    b.rate = rate;
-    b.burst = burst;
-    b.tokens_x = burst * hz_;
-    b.last_tsc = now;
+    b.reset(rate, burst);
     return b;
   };
   probe_bucket_.assign(routers_.size(), full(proc_.nd_probe_rate, proc_.nd_probe_burst));
@@ -147,7 +143,7 @@ void Control::run_probes(uint64_t now) {
       deferred_.pop_back();
       continue;
     }
-    if (!probe_bucket_[e.r->index].take(now, hz_)) break;
+    if (!probe_bucket_[e.r->index].take(clock_.to_ns(now))) break;
     deferred_.pop_back();
     n.deferred = false;
     probe(*e.r, e.ni);
@@ -423,7 +419,7 @@ void Control::start_probing(Router& r, uint32_t ni, uint64_t now) {
 }
 
 void Control::attempt_probe(Router& r, uint32_t ni, uint64_t now) {
-  if (probe_bucket_[r.index].take(now, hz_)) {
+  if (probe_bucket_[r.index].take(clock_.to_ns(now))) {
     probe(r, ni);
     return;
   }
@@ -501,7 +497,7 @@ void Control::fail(Router& r, Neighbour& n) {
 }
 
 void Control::send_host_unreachable(Router& r, rte_mbuf* m) {
-  if (!unreach_bucket_[r.index].take(rte_get_tsc_cycles(), hz_)) {
+  if (!unreach_bucket_[r.index].take(clock_.now())) {
     event(r, Event::HeldDropped);
     rte_pktmbuf_free(m);
     return;

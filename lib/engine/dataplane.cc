@@ -22,6 +22,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_telemetry.h>
 
+#include "pathlab/engine/tsan.hpp"
 #include "pathlab/net/view.hpp"
 #include "pathlab/router/meta.hpp"
 
@@ -107,6 +108,9 @@ int worker_main(void* arg) {
     rte_rcu_qsbr_thread_offline(w.qsbr, w.io.index);
     rte_rcu_qsbr_thread_unregister(w.qsbr, w.io.index);
   }
+  // Dataplane::stop() waits for this return in rte_eal_mp_wait_lcore(), inside librte_eal
+  // where ThreadSanitizer cannot see it (engine/tsan.hpp).
+  tsan::release(&w);
   return 0;
 }
 
@@ -481,6 +485,7 @@ void Dataplane::stop() {
     started_ = false;
     stop_ = true;
     rte_eal_mp_wait_lcore();
+    for (auto& w : workers_) tsan::acquire(w.get());  // worker_main's release
   }
   control_->poll();  // what the workers handed over last
   control_->flush();

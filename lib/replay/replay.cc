@@ -25,6 +25,7 @@
 #include <rte_mbuf_dyn.h>
 
 #include "pathlab/engine/dataplane.hpp"
+#include "pathlab/engine/tsan.hpp"
 #include "pathlab/replay/pcap.hpp"
 #include "pathlab/net/view.hpp"
 #include "pathlab/router/meta.hpp"
@@ -445,13 +446,22 @@ void ReplayEngine::run() {
   for (unsigned s = 0; s < threads_; ++s) free_slots.push(slots_[s].get());
 
   bool done = false;
+  // TBB orders the filters inside libtbb, where ThreadSanitizer cannot see it: the serial ones
+  // run one call at a time on any thread, a chunk goes read -> work -> emit -> read, and the
+  // pipeline returns after the last call. So does the mbuf pool, whose ring is in DPDK: an mbuf
+  // freed by work or emit is allocated again by a later read. The tsan:: calls restate those
+  // orderings for TSan (nothing in other builds), so that it reports only what they leave open.
   auto read = [&](tbb::flow_control& fc) -> Chunk* {
+    tsan::acquire(&reader);
+    tsan::acquire(pool_);
     Chunk* c = nullptr;
     if (done) {
       fc.stop();
+      tsan::release(&reader);
       return nullptr;
     }
     if (!free_chunks.try_pop(c)) fail("replay: no free chunk");  // a free token always has one
+    tsan::acquire(c);
     c->index = chunks_;
     PcapRecord rec;
     while (c->in.size() < chunk_ && !done) {
@@ -466,23 +476,38 @@ void ReplayEngine::run() {
       }
     }
     if (c->in.empty()) {
+      tsan::release(c);
       free_chunks.push(c);
       fc.stop();
+      tsan::release(&reader);
       return nullptr;
     }
     packets_ += c->in.size();
     ++chunks_;
+    tsan::release(c);
+    tsan::release(&reader);
     return c;
   };
   auto work = [&](Chunk* c) -> Chunk* {
+    tsan::acquire(c);
+    tsan::acquire(pool_);
     Slot* s = nullptr;
     free_slots.pop(s);  // never waits long: at most `threads` chunks are in this filter
+    tsan::acquire(s);
     process(*c, *s);
+    tsan::release(s);
+    tsan::release(pool_);
     free_slots.push(s);
+    tsan::release(c);
     return c;
   };
   auto emit = [&](Chunk* c) {
+    tsan::acquire(&captures_);
+    tsan::acquire(c);
     write(*c);
+    tsan::release(pool_);
+    tsan::release(&captures_);
+    tsan::release(c);
     free_chunks.push(c);
   };
   // Allow `threads` even beyond the machine's count (the output is the same either way).
@@ -494,8 +519,14 @@ void ReplayEngine::run() {
                                tbb::make_filter<Chunk*, Chunk*>(tbb::filter_mode::parallel, work) &
                                tbb::make_filter<Chunk*, void>(tbb::filter_mode::serial_in_order, emit));
   });
+  // Every filter call is over: what they did happens before the rest.
+  tsan::acquire(&reader);
+  tsan::acquire(&captures_);
+  tsan::acquire(pool_);
+  for (const auto& s : slots_) tsan::acquire(s.get());
   Chunk* last = nullptr;
   if (!free_chunks.try_pop(last)) fail("replay: no free chunk");
+  tsan::acquire(last);
   release_held(*last);
   write(*last);
   // Every file written out before any is renamed into place.

@@ -1,7 +1,7 @@
 // ICMP errors of the forward step, made in place from the offending packet: rate limit, build
 // (net/icmp.hpp), route back to the source (which refreshes the packet view), count. The quote
 // is the packet as the ingress stages left it (docs/architecture.md).
-#include <rte_cycles.h>
+#include <algorithm>
 
 #include "pathlab/net/icmp.hpp"
 #include "pathlab/router/router.hpp"
@@ -24,22 +24,37 @@ constexpr IcmpErrorKind kKinds[] = {
     {3, 4, 2, 0, Drop::MtuExceeded, Event::IcmpFragNeeded},   // frag needed / packet too big
 };
 
+constexpr uint64_t kNsPerSec = 1'000'000'000;
+
 }  // namespace
 
-bool IcmpLimiter::take(uint64_t now, uint64_t hz) {
+void IcmpLimiter::reset(uint64_t r, uint64_t b) {
+  rate = r;
+  burst = b;
+  // Saturating: replay asks for an unlimited bucket (about 10^9 tokens).
+  tokens_x = b > UINT64_MAX / kNsPerSec ? UINT64_MAX : b * kNsPerSec;
+  last_ns = 0;
+}
+
+bool IcmpLimiter::take(Nanos now) {
   if (rate == 0) return false;
-  const uint64_t cap = burst * hz;
-  tokens_x += (now - last_tsc) * rate;
-  last_tsc = now;
-  if (tokens_x > cap) tokens_x = cap;
-  if (tokens_x < hz) return false;
-  tokens_x -= hz;
+  const uint64_t cap = burst > UINT64_MAX / kNsPerSec ? UINT64_MAX : burst * kNsPerSec;
+  if (now > last_ns) {
+    // dt * rate fills the bucket exactly when dt > room / rate; otherwise it fits in room, so
+    // it cannot overflow (replay's capture clock and kForever jump far).
+    const uint64_t dt = now - last_ns;
+    const uint64_t room = cap - std::min(tokens_x, cap);
+    tokens_x = dt > room / rate ? cap : tokens_x + dt * rate;
+    last_ns = now;
+  }
+  if (tokens_x < kNsPerSec) return false;
+  tokens_x -= kNsPerSec;
   return true;
 }
 
 bool Router::icmp_error(RouterWorker& rw, uint8_t in, rte_mbuf* m, IcmpError e, uint16_t mtu) {
   const IcmpErrorKind& k = kKinds[static_cast<size_t>(e)];
-  if (!rw.icmp.take(rte_get_tsc_cycles(), tsc_hz_)) {
+  if (!rw.icmp.take(rw.in.now)) {
     drop(rw, Drop::IcmpRateLimited, m);
     return false;
   }

@@ -13,7 +13,7 @@
 namespace pathlab {
 
 Router::Router(uint16_t idx, const RouterConfig& cfg, const ProcessConfig& proc, unsigned nslots)
-    : index(idx), id(cfg.id), asn(cfg.asn), tsc_hz_(rte_get_tsc_hz()) {
+    : index(idx), id(cfg.id), asn(cfg.asn) {
   const std::string tag = fmt::format("r{}", idx);
   rte_lpm_config c4{};
   c4.max_rules = 4096;
@@ -284,12 +284,7 @@ uint64_t Router::held() const {
 }
 
 void Router::set_icmp_limit(uint64_t rate, uint64_t burst) {
-  for (RouterWorker& rw : workers) {
-    rw.icmp.rate = rate;
-    rw.icmp.burst = burst;
-    rw.icmp.tokens_x = burst * tsc_hz_;
-    rw.icmp.last_tsc = rte_get_tsc_cycles();
-  }
+  for (RouterWorker& rw : workers) rw.icmp.reset(rate, burst);
 }
 
 }  // namespace pathlab

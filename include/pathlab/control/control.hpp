@@ -15,6 +15,7 @@
 #include <rte_ring.h>
 
 #include "pathlab/config/config.hpp"
+#include "pathlab/engine/clock.hpp"
 #include "pathlab/router/router.hpp"
 
 namespace pathlab {
@@ -60,6 +61,7 @@ class Control {
   rte_mempool* pool_;
   ProcessConfig proc_;
   uint64_t hz_;
+  TscClock clock_;  // engine time for the token buckets
   struct EntryRef {
     Router* r;
     uint32_t ni;

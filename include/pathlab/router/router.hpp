@@ -103,13 +103,16 @@ struct alignas(64) PortCounters {
   uint64_t rx_pkts = 0, rx_bytes = 0, tx_pkts = 0, tx_bytes = 0, ctrl_tx_pkts = 0;
 };
 
-// Token bucket for router-generated ICMP errors, one per (router, worker).
+// Token bucket for router-generated ICMP errors, one per (router, worker), on engine time (the
+// `now` of the burst: the TSC live, the capture's clock in replay, what a test says). It starts
+// full; a worker that floods errors sends at most burst + rate * elapsed of them.
 struct IcmpLimiter {
-  uint64_t tokens_x = 0;       // tokens scaled by the tsc rate
-  uint64_t last_tsc = 0;
+  uint64_t tokens_x = 0;       // tokens * 10^9: one token per 10^9 / rate ns
+  uint64_t last_ns = 0;        // engine time of the last refill; time going back adds nothing
   uint64_t rate = 0;           // tokens per second
   uint64_t burst = 0;
-  bool take(uint64_t now, uint64_t hz);
+  void reset(uint64_t rate, uint64_t burst);  // full
+  bool take(Nanos now);
 };
 
 // What one worker owns of a router.
@@ -277,8 +280,6 @@ class Router {
     rte_pktmbuf_free(m);
   }
   void event(RouterWorker& rw, Event e) { bump(rw.events[static_cast<size_t>(e)]); }
-
-  uint64_t tsc_hz_;
 };
 
 }  // namespace pathlab
