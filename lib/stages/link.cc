@@ -33,7 +33,7 @@ constexpr CounterDesc kDrops[] = {
 };
 
 constexpr uint32_t kMinFrame = 34;           // Ethernet + a bare IPv4 header: the ring-size bound
-constexpr uint32_t kNoRateInFlight = 65536;  // ring entries for propagation without a rate
+constexpr uint32_t kNoRateInFlight = 16384;  // ring entries for propagation without a rate
 
 uint32_t clamp_ring(double n) {
   if (!(n < Link::kMaxRing)) return Link::kMaxRing;

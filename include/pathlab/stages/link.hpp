@@ -42,7 +42,7 @@ struct LinkState {
 class Link final : public Stage {
  public:
   static constexpr Nanos kRateTau = 10'000'000;  // 10 ms: the departure-rate EWMA's time constant
-  static constexpr uint32_t kMaxRing = 1u << 18;  // entries per ring, at most
+  static constexpr uint32_t kMaxRing = 1u << 16;  // entries per ring, at most
 
   explicit Link(const LinkParams& p);
   ~Link() override;
