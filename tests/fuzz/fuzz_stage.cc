@@ -72,7 +72,7 @@ const Params kParams[] = {
     {"ip_options", "ipv4: strip\nipv6_strip: [0x1e]\nmalformed: pass"},
     {"link", "rate: 1gbit\nqueue: {packets: 4}"},
     {"link", "rate: 512kbit\noverhead: 0\nqueue: {bytes: 3000}\ndelay: 1ms\nloss: {random: 0.3}\nseed: 2"},
-    {"link", "rate: 10gbit\nqueue: {time: 20ms}\ndelay: 10ms\njitter: 5ms\ndistribution: normal\nseed: 3"},
+    {"link", "rate: 10gbit\nqueue: {time: 20us}\ndelay: 10us\njitter: 5us\ndistribution: normal\nseed: 3"},
     {"link", "delay: 100ms\njitter: 100ms\nreorder: true\nloss: {gilbert_elliott: {p: 0.2, r: 0.5, h: 0.1, k: 0.9}}\nseed: 4"},
     {"link", "delay: 1us\njitter: 1s\ndistribution: uniform\nreorder: false"},
     {"mss", "clamp: 536\nadd_if_missing: true"},
