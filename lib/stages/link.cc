@@ -16,6 +16,7 @@
 #include <rte_mbuf.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <string>
@@ -288,6 +289,7 @@ uint64_t parse_rate(YamlMap& m, std::string_view key) {
   std::string unit;
   double mult = 0;
   if (split_number(s, v, unit)) {
+    for (char& ch : unit) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     if (unit.empty() || unit == "bit") mult = 1;
     else if (unit == "kbit") mult = 1e3;
     else if (unit == "mbit") mult = 1e6;

@@ -386,6 +386,8 @@ TEST(Link, Params) {
                                 "loss: {gilbert_elliott: {p: 0.01, r: 0.5, h: 0.1, k: 1}}\nseed: 1"),
             "");
   EXPECT_EQ(parse_error("link", "rate: 512kbit\nqueue: {bytes: 100000}\nloss: {random: 0.001}"), "");
+  EXPECT_EQ(parse_error("link", "rate: 100Mbit"), "");
+  EXPECT_EQ(parse_error("link", "rate: 2500000"), "");
   EXPECT_EQ(parse_error("link", "rate: fast"),
             "test.yaml:1:7: stage.rate: 'fast' is not a rate (e.g. 10gbit, 100mbit, 512kbit, or "
             "bits per second)");
