@@ -70,11 +70,11 @@ Bytes file_header() {
   return b;
 }
 
-// One record of `frame` cut to `caplen` bytes.
-void record(Bytes& b, const Bytes& frame, size_t caplen = SIZE_MAX) {
+// One record of `frame` cut to `caplen` bytes, at 1 s + `usec`.
+void record(Bytes& b, const Bytes& frame, size_t caplen = SIZE_MAX, uint32_t usec = 0) {
   caplen = std::min(caplen, frame.size());
   put32(b, 1);
-  put32(b, 0);
+  put32(b, usec);
   put32(b, static_cast<uint32_t>(caplen));
   put32(b, static_cast<uint32_t>(frame.size()));
   b.insert(b.end(), frame.begin(), frame.begin() + static_cast<ptrdiff_t>(caplen));
@@ -118,11 +118,12 @@ class Replay : public ::testing::Test {
   void input(const Bytes& b) {
     std::ofstream(opt_.in, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), b.size());
   }
-  // Runs the replay; the summary goes to summary_.
-  pathlab::ReplayResult run() {
+  // Runs the replay (of kYaml unless `yaml` is given); the summary goes to summary_.
+  pathlab::ReplayResult run(const char* yaml = nullptr) {
     ::testing::internal::CaptureStdout();
     try {
-      const pathlab::ReplayResult r = pathlab::run_replay(config(), opt_);
+      const pathlab::ReplayResult r = pathlab::run_replay(
+          yaml == nullptr ? config() : pathlab::load_config_string(yaml, "t.yaml", {}), opt_);
       summary_ = ::testing::internal::GetCapturedStdout();
       return r;
     } catch (...) {
@@ -224,3 +225,35 @@ TEST_F(Replay, UnwritableOutputLeavesNothing) {
 }
 
 }  // namespace
+
+// A link stage on p1's egress (docs/links.md) runs on the capture's clock: 60 B frames 1 ms
+// apart fit a 1 Mbit/s link (672 us each); ten at once fill its queue of 3. A burst arrives at
+// its first packet's time, so with process.burst 32 the spaced frames arrive together too.
+TEST_F(Replay, LinkStageRunsOnTheCaptureClock) {
+  auto with_link = [](int burst) {
+    std::string y = kYaml;
+    y.replace(y.find("burst: 32"), 9, "burst: " + std::to_string(burst));
+    const std::string p1 = "ipv4: 10.0.1.1/24}";
+    y.replace(y.find(p1), p1.size(),
+              "ipv4: 10.0.1.1/24, egress: [{stage: link, rate: 1mbit, queue: {packets: 3}}]}");
+    return y;
+  };
+  Bytes spaced = file_header(), together = file_header();
+  for (uint32_t i = 0; i < 10; ++i) {
+    record(spaced, udp_frame(), SIZE_MAX, i * 1000);
+    record(together, udp_frame());
+  }
+  struct Case {
+    const Bytes* in;
+    int burst;
+    uint64_t sent;
+  };
+  for (const Case& c : {Case{&spaced, 1, 10}, Case{&together, 1, 3}, Case{&spaced, 32, 3}}) {
+    input(*c.in);
+    const std::string y = with_link(c.burst);
+    const pathlab::ReplayResult r = run(y.c_str());
+    EXPECT_TRUE(r.balanced) << summary_;
+    EXPECT_EQ(records("p1"), c.sent) << c.burst << summary_;
+    EXPECT_EQ(number(summary_, "r1.p1.egress.link.queue_full"), 10 - c.sent) << summary_;
+  }
+}
