@@ -1,6 +1,7 @@
 // pathlab: the dataplane. EAL arguments, then `--`, then the app's own options.
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -21,8 +22,27 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<int> g_signal{0};  // the first stop signal
 
-void on_signal(int) { g_stop = true; }
+void on_signal(int sig) {
+  int none = 0;
+  g_signal.compare_exchange_strong(none, sig);
+  g_stop = true;
+}
+
+// Replay: SIGINT, SIGTERM and SIGHUP stop it as they stop a live run; SIGHUP stays ignored if it
+// was (nohup).
+void catch_stop_signals() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  struct sigaction hup {};
+  if (sigaction(SIGHUP, nullptr, &hup) != 0 || hup.sa_handler != SIG_IGN) std::signal(SIGHUP, on_signal);
+}
+
+// EAL leaves its runtime directory (empty with --no-shconf) behind: removed if empty.
+void remove_runtime_dir(const std::string& dir) {
+  if (!dir.empty()) rmdir(dir.c_str());
+}
 
 constexpr const char* kUsage =
     "usage: pathlab [EAL options] -- --config FILE [options]\n"
@@ -164,6 +184,9 @@ int replay_main(int argc, char** argv) {
     fmt::print(stderr, "{}\n", e.what());
     return 2;
   }
+  // From here on a stop signal ends the replay cleanly: summary, whole outputs (docs/replay.md).
+  ro.stop = &g_signal;
+  catch_stop_signals();
   const std::vector<std::string> eal = pathlab::replay_eal_args(cfg, ro);
   std::vector<char*> eal_argv;
   for (const auto& s : eal) eal_argv.push_back(const_cast<char*>(s.c_str()));
@@ -172,14 +195,19 @@ int replay_main(int argc, char** argv) {
   const bool have_cpus = sched_getaffinity(0, sizeof cpus, &cpus) == 0;
   if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
     fmt::print(stderr, "pathlab replay: EAL initialisation failed\n");
+    remove_runtime_dir(rte_eal_get_runtime_dir());
     return 1;
   }
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
   if (have_cpus) pthread_setaffinity_np(pthread_self(), sizeof cpus, &cpus);
   int rc = 0;
   try {
-    if (!pathlab::run_replay(cfg, ro)) {
+    const pathlab::ReplayResult res = pathlab::run_replay(cfg, ro);
+    if (!res.balanced) {
       fmt::print(stderr, "pathlab replay: accounting does not balance\n");
       rc = 1;
+    } else if (res.signal != 0) {
+      rc = 128 + res.signal;  // as a shell reports a command the signal ended
     }
   } catch (const std::exception& e) {
     fmt::print(stderr, "pathlab replay: {}\n", e.what());
@@ -187,6 +215,7 @@ int replay_main(int argc, char** argv) {
   }
   std::fflush(stdout);
   rte_eal_cleanup();
+  remove_runtime_dir(runtime_dir);
   return rc;
 }
 

@@ -309,11 +309,15 @@ class Loader {
     }
     if (m.has("neighbours")) {
       YamlMap nm(m.node("neighbours"), file_, m.path("neighbours"));
-      nm.only({"retries", "retry_ms", "hold_packets", "reachable_s"});
+      nm.only({"retries", "retry_ms", "hold_packets", "reachable_s", "max_entries", "probe_rate",
+               "probe_burst"});
       p.nd_retries = nm.get_or_in<uint32_t>("retries", p.nd_retries, 1, 100);
       p.nd_retry_ms = nm.get_or_in<uint32_t>("retry_ms", p.nd_retry_ms, 10, 60'000);
       p.nd_hold_packets = nm.get_or_in<uint32_t>("hold_packets", p.nd_hold_packets, 0, 4096);
       p.nd_reachable_s = nm.get_or_in<uint32_t>("reachable_s", p.nd_reachable_s, 1, 86'400);
+      p.nd_max_entries = nm.get_or_in<uint32_t>("max_entries", p.nd_max_entries, 1, 1'048'576);
+      p.nd_probe_rate = nm.get_or_in<uint32_t>("probe_rate", p.nd_probe_rate, 1, 1'000'000);
+      p.nd_probe_burst = nm.get_or_in<uint32_t>("probe_burst", p.nd_probe_burst, 1, 100'000);
       nm.done();
     }
     if (m.has("workers")) {

@@ -100,7 +100,20 @@ Control::Control(std::vector<Router*> routers, std::vector<rte_ring*> from_worke
       inject_(inject),
       pool_(pool),
       proc_(proc),
-      hz_(rte_get_tsc_hz()) {}
+      hz_(rte_get_tsc_hz()) {
+  auto full = [](uint64_t rate, uint64_t burst) {
+    IcmpLimiter b;
+    b.reset(rate, burst);
+    return b;
+  };
+  probe_bucket_.assign(routers_.size(), full(proc_.nd_probe_rate, proc_.nd_probe_burst));
+  unreach_bucket_.assign(routers_.size(), full(proc_.icmp_rate, proc_.icmp_burst));
+}
+
+bool Control::current(const EntryRef& e) const {
+  const Neighbour& n = e.r->neighbours().at(e.ni);
+  return n.gen == e.gen && e.r->neighbours().live(e.ni) && n.probing;
+}
 
 void Control::event(Router& r, Event e) { r.ctrl_event(e); }
 
@@ -112,29 +125,54 @@ unsigned Control::poll() {
     for (unsigned i = 0; i < n; ++i) handle(pkts[i]);
     handled += n;
   }
-  // Retries and timeouts of pending resolutions.
   const uint64_t now = rte_get_tsc_cycles();
+  for (Router* r : routers_) r->neighbours().reclaim();
   expire(now);
+  run_probes(now);
+  answer_waiting();
+  return handled;
+}
+
+// Deferred probes first, newest first, while tokens last; then the retries and deadlines of
+// every resolution in progress.
+void Control::run_probes(uint64_t now) {
+  while (!deferred_.empty()) {
+    const EntryRef e = deferred_.back();
+    Neighbour& n = e.r->neighbours().at(e.ni);
+    if (!current(e) || !n.deferred) {
+      deferred_.pop_back();
+      continue;
+    }
+    if (!probe_bucket_[e.r->index].take(clock_.to_ns(now))) break;
+    deferred_.pop_back();
+    n.deferred = false;
+    probe(*e.r, e.ni);
+  }
+  const uint64_t deadline = hz_ * proc_.nd_retries * proc_.nd_retry_ms / 1000;
   for (size_t i = 0; i < probing_.size();) {
-    auto [r, ni] = probing_[i];
-    Neighbour& n = r->neighbours().at(ni);
-    if (!n.probing) {
+    const EntryRef e = probing_[i];
+    if (!current(e)) {
       probing_[i] = probing_.back();
       probing_.pop_back();
       continue;
     }
-    if (now >= n.next_probe_tsc) {
-      if (n.probes >= proc_.nd_retries) {
-        fail(*r, n);
-        probing_[i] = probing_.back();
-        probing_.pop_back();
-        continue;
-      }
-      probe(*r, ni);
+    Neighbour& n = e.r->neighbours().at(e.ni);
+    if (now - n.probe_start_tsc >= deadline) {
+      fail(*e.r, n);
+      e.r->neighbours().set_class(e.ni, NeighClass::Stale);
+      probing_[i] = probing_.back();
+      probing_.pop_back();
+      continue;
     }
+    if (!n.deferred && now >= n.next_probe_tsc && n.probes < proc_.nd_retries) attempt_probe(*e.r, e.ni, now);
     ++i;
   }
-  return handled;
+}
+
+void Control::answer_waiting() {
+  // Answering may evict again (the error's own next hop), which appends: a plain index loop.
+  for (size_t i = 0; i < unreachable_.size(); ++i) send_host_unreachable(*unreachable_[i].first, unreachable_[i].second);
+  unreachable_.clear();
 }
 
 // Learnt entries older than reachable_s go back to Incomplete: the next packet re-resolves.
@@ -143,24 +181,27 @@ void Control::expire(uint64_t now) {
   next_expiry_tsc_ = now + hz_ / 10;
   const uint64_t lifetime = hz_ * proc_.nd_reachable_s;
   for (Router* r : routers_) {
-    for (uint32_t i = 0; i < r->neighbours().size(); ++i) {
-      Neighbour& n = r->neighbours().at(i);
-      if (neigh_state(n.word.load(std::memory_order_relaxed)) == NeighState::Reachable &&
+    NeighbourTable& t = r->neighbours();
+    for (uint32_t i = 0; i < t.slots(); ++i) {
+      Neighbour& n = t.at(i);
+      if (t.live(i) && neigh_state(n.word.load(std::memory_order_relaxed)) == NeighState::Reachable &&
           now - n.confirmed_tsc >= lifetime) {
         n.word.store(pack_neigh({}, NeighState::Incomplete), std::memory_order_release);
+        t.set_class(i, NeighClass::Stale);
       }
     }
   }
 }
 
 void Control::flush() {
-  for (Router* r : routers_) {
-    for (uint32_t i = 0; i < r->neighbours().size(); ++i) {
-      auto& held = r->neighbours().at(i).held;
-      for (rte_mbuf* m : held) rte_pktmbuf_free(m);
-      held.clear();
-    }
+  // Only an entry being resolved holds packets.
+  for (const EntryRef& e : probing_) {
+    auto& held = e.r->neighbours().at(e.ni).held;
+    for (rte_mbuf* m : held) rte_pktmbuf_free(m);
+    held.clear();
   }
+  for (auto& [r, m] : unreachable_) rte_pktmbuf_free(m);
+  unreachable_.clear();
   rte_mbuf* m = nullptr;
   while (rte_ring_dequeue(inject_, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
 }
@@ -194,7 +235,7 @@ void Control::inject(Router& r, uint8_t port, rte_mbuf* m) {
 }
 
 void Control::learn(Router& r, const NeighKey& k, const MacAddr& mac, bool create) {
-  const uint32_t ni = create ? r.neighbours().get_or_create(k) : r.neighbours().find(k);
+  const uint32_t ni = create ? entry(r, k, NeighClass::Reachable) : r.neighbours().find(k);
   if (ni == NeighbourTable::kNone) return;
   Neighbour& n = r.neighbours().at(ni);
   const uint64_t old = n.word.load(std::memory_order_relaxed);
@@ -202,8 +243,9 @@ void Control::learn(Router& r, const NeighKey& k, const MacAddr& mac, bool creat
   const uint64_t word = pack_neigh(mac, NeighState::Reachable);
   n.word.store(word, std::memory_order_release);
   n.confirmed_tsc = rte_get_tsc_cycles();
-  n.probing = false;
+  n.probing = n.deferred = false;
   n.probes = 0;
+  r.neighbours().set_class(ni, NeighClass::Reachable);
   release(r, n, word);
 }
 
@@ -319,10 +361,10 @@ void Control::hold(Router& r, rte_mbuf* m) {
     std::memcpy(a.b.data(), md.hop6, 16);
     return neigh_key6(md.out_port, a);
   }();
-  const uint32_t ni = r.neighbours().get_or_create(k);
-  if (ni == NeighbourTable::kNone) {
-    event(r, Event::HeldDropped);
-    rte_pktmbuf_free(m);
+  const uint32_t ni = entry(r, k, NeighClass::Probing);
+  if (ni == NeighbourTable::kNone) {  // every entry is a static neighbour or a gateway
+    event(r, Event::NeighTableFull);
+    unreachable_.emplace_back(&r, m);
     return;
   }
   Neighbour& n = r.neighbours().at(ni);
@@ -343,12 +385,51 @@ void Control::hold(Router& r, rte_mbuf* m) {
     }
     n.held.push_back(m);
   }
-  if (!n.probing) {
-    n.word.store(pack_neigh({}, NeighState::Incomplete), std::memory_order_release);
-    n.probing = true;
-    n.probes = 0;
-    probing_.emplace_back(&r, ni);
+  if (!n.probing) start_probing(r, ni, rte_get_tsc_cycles());
+}
+
+uint32_t Control::entry(Router& r, const NeighKey& k, NeighClass c) {
+  NeighbourTable& t = r.neighbours();
+  if (const uint32_t ni = t.find(k); ni != NeighbourTable::kNone) return ni;
+  while (t.full()) {
+    const uint32_t v = t.victim();
+    if (v == NeighbourTable::kNone) return NeighbourTable::kNone;
+    evict(r, v);
+  }
+  return t.create(k, c);
+}
+
+void Control::evict(Router& r, uint32_t ni) {
+  Neighbour& n = r.neighbours().at(ni);
+  for (rte_mbuf* m : n.held) unreachable_.emplace_back(&r, m);
+  n.held.clear();
+  r.neighbours().remove(ni);
+  event(r, Event::NeighEvicted);
+}
+
+void Control::start_probing(Router& r, uint32_t ni, uint64_t now) {
+  Neighbour& n = r.neighbours().at(ni);
+  n.word.store(pack_neigh({}, NeighState::Incomplete), std::memory_order_release);
+  n.probing = true;
+  n.probes = 0;
+  n.probe_start_tsc = now;
+  r.neighbours().set_class(ni, NeighClass::Probing);
+  probing_.push_back({&r, ni, n.gen});
+  attempt_probe(r, ni, now);
+}
+
+void Control::attempt_probe(Router& r, uint32_t ni, uint64_t now) {
+  if (probe_bucket_[r.index].take(clock_.to_ns(now))) {
     probe(r, ni);
+    return;
+  }
+  Neighbour& n = r.neighbours().at(ni);
+  n.deferred = true;
+  deferred_.push_back({&r, ni, n.gen});
+  event(r, Event::NdProbesDeferred);
+  // Stale references pile up under a long flood; drop them now and then.
+  if (deferred_.size() > 2 * size_t{r.neighbours().slots()}) {
+    std::erase_if(deferred_, [&](const EntryRef& e) { return !current(e) || !e.r->neighbours().at(e.ni).deferred; });
   }
 }
 
@@ -409,16 +490,18 @@ void Control::send_ns(Router& r, uint8_t port, const Ip6Addr& target) {
 }
 
 void Control::fail(Router& r, Neighbour& n) {
-  n.probing = false;
+  n.probing = n.deferred = false;
   n.word.store(pack_neigh({}, NeighState::Failed), std::memory_order_release);
-  while (!n.held.empty()) {
-    rte_mbuf* m = n.held.front();
-    n.held.pop_front();
-    send_host_unreachable(r, m);
-  }
+  for (rte_mbuf* m : n.held) unreachable_.emplace_back(&r, m);
+  n.held.clear();
 }
 
 void Control::send_host_unreachable(Router& r, rte_mbuf* m) {
+  if (!unreach_bucket_[r.index].take(clock_.now())) {
+    event(r, Event::HeldDropped);
+    rte_pktmbuf_free(m);
+    return;
+  }
   const PktMeta md = meta(m);
   icmp::Refuse refused;
   uint32_t nh = 0;

@@ -352,7 +352,10 @@ void install_routes(Router& r, const RouterConfig& rc) {
       NextHop h{NextHop::Kind::Connected, port, NeighbourTable::kNone};
       if (rt.via) {
         h.kind = NextHop::Kind::Gateway;
-        h.neigh = r.neighbours().get_or_create(neigh_key(port, *rt.via));
+        h.neigh = r.neighbours().pin(neigh_key(port, *rt.via));
+        if (h.neigh == NeighbourTable::kNone) {
+          fail(fmt::format("router {}: more gateways and static neighbours than process.neighbours.max_entries", r.id));
+        }
       }
       add(rt.prefix, r.add_nexthop(h));
     }

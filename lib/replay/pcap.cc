@@ -1,8 +1,11 @@
 #include "pathlab/replay/pcap.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -86,10 +89,25 @@ bool PcapReader::next(PcapRecord& rec) {
 }
 
 PcapWriter::PcapWriter(const std::string& path, bool nanosecond) : path_(path), nano_(nanosecond) {
-  f_.reset(std::fopen(path.c_str(), "wb"));
-  if (f_ == nullptr) fail(path, fmt::format("cannot create: {}", std::strerror(errno)));
+  const std::filesystem::path p(path);
+  tmp_ = (p.parent_path() / fmt::format(".{}.tmp-{}", p.filename().string(), getpid())).string();
+  f_.reset(std::fopen(tmp_.c_str(), "wb"));
+  if (f_ == nullptr) {
+    tmp_.clear();
+    fail(path, fmt::format("cannot create: {}", std::strerror(errno)));
+  }
   const FileHeader h{nano_ ? kMagicNs : kMagicUs, 2, 4, 0, 0, kSnaplen, kLinktypeEthernet};
-  if (std::fwrite(&h, sizeof h, 1, f_.get()) != 1) fail(path, fmt::format("write: {}", std::strerror(errno)));
+  if (std::fwrite(&h, sizeof h, 1, f_.get()) != 1) {
+    const int err = errno;
+    f_.reset();
+    std::remove(tmp_.c_str());
+    fail(path, fmt::format("write: {}", std::strerror(err)));
+  }
+}
+
+PcapWriter::~PcapWriter() {
+  f_.reset();
+  if (!tmp_.empty()) std::remove(tmp_.c_str());
 }
 
 void PcapWriter::write(uint64_t ts_ns, std::span<const std::span<const uint8_t>> segments) {
@@ -110,10 +128,25 @@ void PcapWriter::write(uint64_t ts_ns, std::span<const std::span<const uint8_t>>
   ++count_;
 }
 
+void PcapWriter::flush() {
+  if (f_ != nullptr && std::fflush(f_.get()) != 0) fail(path_, fmt::format("write: {}", std::strerror(errno)));
+}
+
 void PcapWriter::close() {
-  if (f_ == nullptr) return;
-  const int rc = std::fclose(f_.release());
-  if (rc != 0) fail(path_, fmt::format("close: {}", std::strerror(errno)));
+  if (tmp_.empty()) return;
+  const char* what = nullptr;
+  if (f_ != nullptr && std::fclose(f_.release()) != 0) {
+    what = "close";
+  } else if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    what = "rename";
+  }
+  if (what != nullptr) {
+    const int err = errno;
+    std::remove(tmp_.c_str());
+    tmp_.clear();
+    fail(path_, fmt::format("{}: {}", what, std::strerror(err)));
+  }
+  tmp_.clear();
 }
 
 }  // namespace pathlab

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <csignal>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -15,6 +16,7 @@
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <oneapi/tbb/task_arena.h>
+#include <rte_bus_vdev.h>
 #include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
@@ -32,6 +34,15 @@ namespace pathlab {
 namespace {
 
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
+
+std::string signal_name(int sig) {
+  switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    default: return sig == 0 ? "" : fmt::format("signal {}", sig);
+  }
+}
 
 constexpr unsigned kTapRing = 1024;  // > one burst's output: taps are drained after every burst
 constexpr unsigned kTokensPerThread = 2;
@@ -55,7 +66,7 @@ uint32_t mbuf_room(const Config& cfg) {
   return std::max<uint32_t>(RTE_MBUF_DEFAULT_BUF_SIZE, max_mtu + RTE_ETHER_HDR_LEN + 8 + RTE_PKTMBUF_HEADROOM);
 }
 
-// Mbufs in flight: every live token's chunk, twice for frames that need a chain, and slack.
+// Mbufs in flight: every live token's chunk, twice over, and slack.
 uint32_t pool_size(const Config& cfg, const ReplayOptions& opt) {
   const unsigned tokens = resolve_threads(opt) * kTokensPerThread;
   return tokens * resolve_chunk(cfg, opt) * 2 + 1024;
@@ -70,10 +81,17 @@ struct Tap {
   int capture = -1;              // device port: index of its output file
 };
 
+// A captured frame larger than one mbuf: never loaded, counted as a live rx of it would be.
+struct Oversized {
+  uint64_t ts = 0;
+  uint32_t len = 0;
+};
+
 // A piece of the capture moving through the pipeline. Allocated once per token.
 struct Chunk {
   uint64_t index = 0;
-  std::vector<rte_mbuf*> in;                // as read
+  std::vector<rte_mbuf*> in;                // as read; nullptr for each of `big`, in order
+  std::vector<Oversized> big;
   std::vector<std::vector<rte_mbuf*>> out;  // per capture, in transmit order
 };
 
@@ -82,6 +100,7 @@ struct Slot {
   WorkerIo io;
   Nanos now = 0;  // engine time of the slot's last burst
   std::vector<std::array<uint64_t, 4>> ctrl;  // per router, by CtrlKind: packets for the control path
+  uint64_t big_pkts = 0, big_bytes = 0;        // oversized frames received (and dropped)
   rte_mbuf* buf[kMaxBurst];
 };
 
@@ -97,7 +116,7 @@ class ReplayEngine {
   ~ReplayEngine();
   void build();
   void run();
-  bool report() const;
+  ReplayResult report() const;
 
  private:
   void build_port(size_t ri, size_t pi);
@@ -109,6 +128,7 @@ class ReplayEngine {
   void write(Chunk& c);
   std::string json() const;
   std::string text() const;
+  int stop_signal() const { return opt_.stop != nullptr ? opt_.stop->load(std::memory_order_relaxed) : 0; }
 
   // Per-router figures for the summary: the router's totals plus what replay did with the
   // packets it handed to the (absent) control path.
@@ -148,13 +168,18 @@ class ReplayEngine {
   Router* in_router_ = nullptr;
   uint8_t in_port_ = 0;
   uint64_t packets_ = 0, chunks_ = 0;
+  uint32_t max_frame_ = 0;  // what one mbuf holds; larger frames are dropped as multi-segment
+  int interrupted_ = 0;     // the signal that stopped the reading
   bool nano_ = false;
 };
 
 ReplayEngine::~ReplayEngine() {
   for (uint16_t id : eth_ids_) {
+    char name[RTE_ETH_NAME_MAX_LEN] = "";
+    rte_eth_dev_get_name_by_port(id, name);
     rte_eth_dev_stop(id);
     rte_eth_dev_close(id);
+    rte_vdev_uninit(name);  // the ring vdev's name is free again: run_replay can run again
   }
   owned_.clear();
   for (rte_ring* r : rings_) {
@@ -233,6 +258,7 @@ void ReplayEngine::build() {
   pool_ = rte_pktmbuf_pool_create("plr_mbufs", n, 0, kMetaSize, static_cast<uint16_t>(mbuf_room(cfg_)),
                                   rte_socket_id());
   if (pool_ == nullptr) fail(fmt::format("mbuf pool of {} mbufs: {}", n, rte_strerror(rte_errno)));
+  max_frame_ = rte_pktmbuf_data_room_size(pool_) - RTE_PKTMBUF_HEADROOM;
   if (rte_mbuf_dyn_rx_timestamp_register(&ts_off_, &ts_flag_) != 0) {
     fail(fmt::format("mbuf timestamp field: {}", rte_strerror(rte_errno)));
   }
@@ -291,47 +317,51 @@ void ReplayEngine::build() {
   }
 }
 
-// Copies one captured frame into an mbuf (a chain when it exceeds the data room, as net_pcap
-// does; the router drops those as multi-segment).
+// Copies one captured frame, at most max_frame_ bytes, into an mbuf.
 rte_mbuf* ReplayEngine::load(const PcapRecord& rec) {
-  rte_mbuf* head = rte_pktmbuf_alloc(pool_);
-  if (head == nullptr) fail("mbuf pool exhausted; try a smaller --chunk");
-  *RTE_MBUF_DYNFIELD(head, ts_off_, uint64_t*) = rec.ts_ns;
-  size_t off = 0;
-  rte_mbuf* seg = head;
-  for (;;) {
-    const uint16_t n = static_cast<uint16_t>(std::min<size_t>(rec.frame.size() - off, rte_pktmbuf_tailroom(seg)));
-    std::memcpy(rte_pktmbuf_append(seg, n), rec.frame.data() + off, n);
-    off += n;
-    if (seg != head && rte_pktmbuf_chain(head, seg) != 0) fail("frame needs too many segments");
-    if (off == rec.frame.size()) break;
-    seg = rte_pktmbuf_alloc(pool_);
-    if (seg == nullptr) fail("mbuf pool exhausted; try a smaller --chunk");
-  }
-  auto* eth = rte_pktmbuf_mtod(head, rte_ether_hdr*);
-  if (opt_.set_dst_mac && head->data_len >= RTE_ETHER_ADDR_LEN && !rte_is_multicast_ether_addr(&eth->dst_addr)) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  if (m == nullptr) fail("mbuf pool exhausted; try a smaller --chunk");
+  *RTE_MBUF_DYNFIELD(m, ts_off_, uint64_t*) = rec.ts_ns;
+  const auto n = static_cast<uint16_t>(rec.frame.size());
+  char* data = rte_pktmbuf_append(m, n);
+  if (n != 0) std::memcpy(data, rec.frame.data(), n);  // caplen 0: an empty frame, a runt
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  if (opt_.set_dst_mac && m->data_len >= RTE_ETHER_ADDR_LEN && !rte_is_multicast_ether_addr(&eth->dst_addr)) {
     eth->dst_addr = in_router_->port(in_port_).mac;
   }
-  return head;
+  return m;
 }
 
 void ReplayEngine::process(Chunk& c, Slot& s) {
   // Random streams restart from the chunk index: a chunk's fate does not depend on its slot.
   for (Router* r : routers_) r->reseed(s.io.index, c.index);
   const size_t burst = cfg_.process.burst;
+  size_t bi = 0;
   for (size_t off = 0; off < c.in.size(); off += burst) {
-    const auto n = static_cast<uint16_t>(std::min(burst, c.in.size() - off));
+    const size_t n = std::min(burst, c.in.size() - off);
     // The capture's clock: a burst arrives at its first packet's timestamp.
-    const Nanos now = *RTE_MBUF_DYNFIELD(c.in[off], ts_off_, uint64_t*);
+    const Nanos now = c.in[off] != nullptr ? *RTE_MBUF_DYNFIELD(c.in[off], ts_off_, uint64_t*) : c.big[bi].ts;
+    // Oversized frames are counted as live input counts a chain (eth/multi_segment, see
+    // figures()); the rest of the burst goes on, compacted in place.
+    uint16_t k = 0;
+    for (size_t i = off; i < off + n; ++i) {
+      if (c.in[i] != nullptr) {
+        c.in[off + k++] = c.in[i];
+      } else {
+        ++s.big_pkts;
+        s.big_bytes += c.big[bi++].len;
+      }
+    }
     // As a worker loop: what holding stages release by now goes first.
     for (Router* r : routers_) {
       if (r->holds_packets()) r->drain(s.io, now);
     }
-    in_router_->process(s.io, in_port_, c.in.data() + off, n, now);
+    if (k != 0) in_router_->process(s.io, in_port_, c.in.data() + off, k, now);
     settle(c, s, now);
     s.now = now;
   }
   c.in.clear();  // the routers own those mbufs now
+  c.big.clear();
 }
 
 // After the last chunk: every held packet is released and sent on, meeting links at the time of
@@ -434,9 +464,18 @@ void ReplayEngine::run() {
     tsan::acquire(c);
     c->index = chunks_;
     PcapRecord rec;
-    while (c->in.size() < chunk_ && reader.next(rec)) c->in.push_back(load(rec));
+    while (c->in.size() < chunk_ && !done) {
+      // A signal stops the reading; what was read goes through and out as usual.
+      if ((interrupted_ = stop_signal()) != 0 || !reader.next(rec)) {
+        done = true;
+      } else if (rec.frame.size() > max_frame_) {
+        c->in.push_back(nullptr);
+        c->big.push_back({rec.ts_ns, static_cast<uint32_t>(rec.frame.size())});
+      } else {
+        c->in.push_back(load(rec));
+      }
+    }
     if (c->in.empty()) {
-      done = true;
       tsan::release(c);
       free_chunks.push(c);
       fc.stop();
@@ -490,16 +529,27 @@ void ReplayEngine::run() {
   tsan::acquire(last);
   release_held(*last);
   write(*last);
+  // Every file written out before any is renamed into place.
+  for (Capture& cap : captures_) cap.writer->flush();
   for (Capture& cap : captures_) cap.writer->close();
 }
 
 ReplayEngine::Figures ReplayEngine::figures(size_t ri) const {
   Figures f;
   f.t = router_totals(*routers_[ri], threads_);
+  uint64_t big = 0;
   for (const auto& s : slots_) {
     f.arp += s->ctrl[ri][static_cast<size_t>(CtrlKind::Arp)];
     f.nd += s->ctrl[ri][static_cast<size_t>(CtrlKind::Nd)];
     f.unresolved += s->ctrl[ri][static_cast<size_t>(CtrlKind::Resolve)];
+    if (routers_[ri] == in_router_) {
+      f.t.ports[in_port_].rx_pkts += s->big_pkts;
+      f.t.ports[in_port_].rx_bytes += s->big_bytes;
+      big += s->big_pkts;
+    }
+  }
+  for (auto& [name, v] : f.t.drops) {
+    if (name == kDropDescs[static_cast<size_t>(Drop::EthMultiSegment)].name) v += big;
   }
   return f;
 }
@@ -509,6 +559,10 @@ std::string ReplayEngine::text() const {
       "pathlab replay: {} packets from {} as received on {}.{}; {} chunk(s) of up to {}; {} thread(s){}\n",
       packets_, opt_.in, in_router_->id, in_router_->port(in_port_).name, chunks_, chunk_, threads_,
       serial_reason_.empty() ? "" : fmt::format(" (serial: {})", serial_reason_));
+  if (interrupted_ != 0) {
+    out += fmt::format("interrupted by {} after {} packets: the rest of {} was not read\n", signal_name(interrupted_),
+                       packets_, opt_.in);
+  }
   for (size_t ri = 0; ri < routers_.size(); ++ri) {
     const Router& r = *routers_[ri];
     const Figures f = figures(ri);
@@ -540,9 +594,9 @@ std::string ReplayEngine::text() const {
 std::string ReplayEngine::json() const {
   std::string out = fmt::format(
       "{{\"pathlab\":\"replay\",\"input\":\"{}\",\"ingress\":\"{}.{}\",\"packets\":{},\"chunks\":{},"
-      "\"chunk\":{},\"threads\":{},\"serial\":\"{}\",\"routers\":[",
+      "\"chunk\":{},\"threads\":{},\"serial\":\"{}\",\"interrupted\":{},\"signal\":\"{}\",\"routers\":[",
       opt_.in, in_router_->id, in_router_->port(in_port_).name, packets_, chunks_, chunk_, threads_,
-      serial_reason_);
+      serial_reason_, interrupted_ != 0, signal_name(interrupted_));
   for (size_t ri = 0; ri < routers_.size(); ++ri) {
     out += (ri ? "," : "") + router_json(figures(ri).totals(), [&](size_t pi) {
       const int cap = taps_[ri][pi].capture;
@@ -553,11 +607,11 @@ std::string ReplayEngine::json() const {
   return out + "]}";
 }
 
-bool ReplayEngine::report() const {
+ReplayResult ReplayEngine::report() const {
   fmt::print("{}{}", opt_.json ? json() : text(), opt_.json ? "\n" : "");
-  bool ok = true;
-  for (size_t ri = 0; ri < routers_.size(); ++ri) ok = ok && figures(ri).balanced();
-  return ok;
+  ReplayResult res{true, interrupted_};
+  for (size_t ri = 0; ri < routers_.size(); ++ri) res.balanced = res.balanced && figures(ri).balanced();
+  return res;
 }
 
 }  // namespace
@@ -577,7 +631,7 @@ std::vector<std::string> replay_eal_args(const Config& cfg, const ReplayOptions&
           "*:warning"};
 }
 
-bool run_replay(const Config& cfg, const ReplayOptions& opt) {
+ReplayResult run_replay(const Config& cfg, const ReplayOptions& opt) {
   if (opt.in.empty() || opt.out.empty()) fail("replay needs --in and --out");
   ReplayEngine e(cfg, opt);
   e.run();

@@ -28,7 +28,7 @@ Router::Router(uint16_t idx, const RouterConfig& cfg, const ProcessConfig& proc,
     rte_lpm6_free(lpm6);
     throw std::runtime_error(fmt::format("router {}: route tables: {}", id, rte_strerror(rte_errno)));
   }
-  neigh = std::make_unique<NeighbourTable>(tag + "_neigh", 4096);
+  neigh = std::make_unique<NeighbourTable>(tag + "_neigh", proc.nd_max_entries);
   ports.resize(cfg.ports.size());
   for (size_t pi = 0; pi < cfg.ports.size(); ++pi) {
     const PortConfig& pc = cfg.ports[pi];
@@ -218,7 +218,7 @@ int Router::lookup6(const Ip6Addr& dst, uint32_t& nh) const {
 }
 
 void Router::add_static_neighbour(const NeighKey& k, const MacAddr& mac) {
-  const uint32_t ni = neigh->get_or_create(k);
+  const uint32_t ni = neigh->pin(k);
   if (ni == NeighbourTable::kNone) {
     throw std::runtime_error(fmt::format("router {}: neighbour table full", id));
   }
@@ -229,6 +229,7 @@ void Router::add_static_neighbour(const NeighKey& k, const MacAddr& mac) {
 
 SharedState& Router::init_shared(rte_rcu_qsbr* qsbr) {
   shared = std::make_unique<SharedState>(fmt::format("r{}", index), qsbr);
+  neigh->attach_rcu(qsbr);
   return *shared;
 }
 

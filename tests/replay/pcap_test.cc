@@ -1,6 +1,6 @@
 // The pcap reader and writer on files made here byte by byte (the classic format of
 // pcap-savefile(5)): bounds a hostile header cannot move, no descriptor leaked by a refused file,
-// empty records, and a round trip.
+// empty records, a round trip, and the writer's temporary file.
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -164,6 +164,47 @@ TEST_F(Pcap, WriterRoundTripsBytesAndNanoseconds) {
   pathlab::PcapRecord rec;
   ASSERT_TRUE(rd.next(rec));
   EXPECT_EQ(rec.ts_ns, 1234567890123ull);
+}
+
+std::vector<std::string> names(const fs::path& dir) {
+  std::vector<std::string> n;
+  for (const auto& e : fs::directory_iterator(dir)) n.push_back(e.path().filename().string());
+  return n;
+}
+
+// Until close(), records go to a temporary file next to the output; close() renames it.
+TEST_F(Pcap, WriterRenamesItsTemporaryFileOnClose) {
+  const std::string p = (dir_ / "out.pcap").string();
+  pathlab::PcapWriter w(p, false);
+  const std::string tmp = (dir_ / (".out.pcap.tmp-" + std::to_string(getpid()))).string();
+  EXPECT_EQ(w.temp_path(), tmp);
+  w.write(1, Bytes{1, 2, 3});
+  w.flush();
+  EXPECT_FALSE(fs::exists(p));
+  EXPECT_EQ(fs::file_size(tmp), 24u + 16u + 3u);
+  w.close();
+  EXPECT_EQ(names(dir_), std::vector<std::string>{"out.pcap"});
+  EXPECT_EQ(fs::file_size(p), 24u + 16u + 3u);
+}
+
+// A writer destroyed without close() (an error, an exception) leaves nothing, and an older file
+// at the output's path as it was.
+TEST_F(Pcap, WriterNotClosedLeavesNothing) {
+  const std::string p = write("out.pcap", Bytes{'o', 'l', 'd'});
+  {
+    pathlab::PcapWriter w(p, false);
+    w.write(1, Bytes(100, 7));
+    w.flush();
+    EXPECT_EQ(names(dir_).size(), 2u);
+  }
+  EXPECT_EQ(names(dir_), std::vector<std::string>{"out.pcap"});
+  EXPECT_EQ(fs::file_size(p), 3u);
+}
+
+TEST_F(Pcap, WriterInAMissingDirectoryThrows) {
+  const std::string p = (dir_ / "no/such/out.pcap").string();
+  EXPECT_THROW(pathlab::PcapWriter(p, false), std::runtime_error);
+  EXPECT_TRUE(names(dir_).empty());
 }
 
 }  // namespace

@@ -130,7 +130,7 @@ std::string hex(const Bytes& b) {
 std::string lab_yaml(const LabOptions& o) {
   std::string y;
   y += "process:\n";
-  y += "  mbufs: 4095\n";
+  y += "  mbufs: " + std::to_string(o.mbufs) + "\n";
   y += "  mbuf_cache: 32\n";
   y += o.process_extra;
   y += "routers:\n";
@@ -142,7 +142,7 @@ std::string lab_yaml(const LabOptions& o) {
   y += "      - {name: p0, mac: \"02:00:00:00:01:00\", ipv4: [10.0.0.1/24], "
        "ipv6: [\"2001:db8::1/64\"]" +
        chain("ingress", o.p0_ingress) + "}\n";
-  y += "      - {name: p1, mac: \"02:00:00:00:01:01\", ipv4: [10.0.1.1/24], "
+  y += "      - {name: p1, mac: \"02:00:00:00:01:01\", ipv4: [" + o.p1_ipv4 + "], "
        "ipv6: [\"2001:db8:1::1/64\"], mtu: " +
        std::to_string(o.p1_mtu) + chain("egress", o.p1_egress) + "}\n";
   y += "      - {name: p2, mac: \"02:00:00:00:01:02\", ipv4: [10.0.2.1/24], "

@@ -59,6 +59,8 @@ struct LabOptions {
   bool default_routes = true;  // 0.0.0.0/0 and ::/0 via GW on p2
   bool static_h1 = true;       // H1 (10.0.1.2, 2001:db8:1::2) as a static neighbour on p1
   uint16_t p1_mtu = 1500;
+  std::string p1_ipv4 = "10.0.1.1/24";  // inside `ipv4: [...]`
+  uint32_t mbufs = 4095;
   std::string process_extra;  // more lines under `process:`, each indented by two spaces
   std::string p0_ingress;     // stage lists (YAML flow sequences), e.g. "[count]"
   std::string p1_egress;

@@ -205,7 +205,7 @@ TEST(Hold, ReplayReleasesHeldPackets) {
   opt.chunk = 4;
   opt.json = true;
   const Config cfg = load_config_string(replay_yaml("[{stage: test_hold, delay_ns: 2500}]"), "t.yaml", {});
-  EXPECT_TRUE(run_replay(cfg, opt)) << "accounting does not balance";
+  EXPECT_TRUE(run_replay(cfg, opt).balanced) << "accounting does not balance";
   PcapReader r(replay_output_path(opt.out, "r1", "p1"));
   PcapRecord rec;
   int n = 0;

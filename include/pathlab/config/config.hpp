@@ -118,6 +118,9 @@ struct ProcessConfig {
   uint32_t nd_retry_ms = 1000;
   uint32_t nd_hold_packets = 16;         // per unresolved neighbour
   uint32_t nd_reachable_s = 300;         // learnt entries expire after this
+  uint32_t nd_max_entries = 4096;        // per router; the least useful entry is evicted
+  uint32_t nd_probe_rate = 1000;         // ARP requests + solicitations per second per router
+  uint32_t nd_probe_burst = 100;
 };
 
 struct Config {

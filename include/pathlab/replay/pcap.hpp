@@ -45,25 +45,33 @@ class PcapReader {
   std::vector<uint8_t> buf_;
 };
 
+// Writes to a temporary file next to path (`.<name>.tmp-<pid>`), renamed to path by close(): path
+// is either absent or complete, never torn.
 class PcapWriter {
  public:
-  // Creates (truncates) path and writes the file header. Throws std::runtime_error on failure.
+  // Creates the temporary file and writes the file header. Throws std::runtime_error on failure.
   PcapWriter(const std::string& path, bool nanosecond);
   PcapWriter(const PcapWriter&) = delete;
   PcapWriter& operator=(const PcapWriter&) = delete;
+  // Removes the temporary file unless close() renamed it.
+  ~PcapWriter();
 
   // Writes one record; `segments` are the frame's pieces in order (an mbuf chain).
   void write(uint64_t ts_ns, std::span<const std::span<const uint8_t>> segments);
   void write(uint64_t ts_ns, std::span<const uint8_t> frame) { write(ts_ns, {&frame, 1}); }
-  // Flushes and closes; throws on a write error.
+  // Writes buffered records out; throws on a write error.
+  void flush();
+  // Flushes, closes and renames the temporary file to path; throws on an error (and removes it).
   void close();
   const std::string& path() const { return path_; }
+  const std::string& temp_path() const { return tmp_; }
   uint64_t records() const { return count_; }
 
   static constexpr uint32_t kSnaplen = 262144;
 
  private:
   std::string path_;
+  std::string tmp_;  // empty once renamed
   FilePtr f_;
   bool nano_ = false;
   uint64_t count_ = 0;

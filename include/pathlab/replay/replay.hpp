@@ -5,6 +5,7 @@
 // processing slot, drained after every burst. Chunks of the capture are read in order, processed
 // in parallel (tbb::parallel_pipeline), and written in order, so the output does not depend on
 // the number of threads.
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,13 @@ struct ReplayOptions {
   unsigned chunk = 1024;  // packets per chunk, rounded up to a multiple of process.burst
   bool json = false;      // summary as one JSON line instead of text
   bool set_dst_mac = false;  // unicast input frames get the ingress port's MAC as destination
+  // Set to a signal number: stop reading, finish what was read, report as interrupted.
+  const std::atomic<int>* stop = nullptr;
+};
+
+struct ReplayResult {
+  bool balanced = false;  // every router's accounting balances (false: a bug)
+  int signal = 0;         // the signal (ReplayOptions::stop) that cut the input short; 0: read to the end
 };
 
 // One tx ring per slot per port: the ring PMD's tx queue limit.
@@ -34,8 +42,8 @@ std::string replay_output_path(const std::string& out, const std::string& router
 std::vector<std::string> replay_eal_args(const Config& cfg, const ReplayOptions& opt);
 
 // Runs the replay (EAL initialised with replay_eal_args) and prints the summary on stdout.
-// Throws std::runtime_error for bad options, unreadable input or unwritable output. Returns
-// false when a router's accounting does not balance (a bug).
-bool run_replay(const Config& cfg, const ReplayOptions& opt);
+// Throws std::runtime_error for bad options, unreadable input or unwritable output; no output
+// file is then written (an earlier run's are left as they were).
+ReplayResult run_replay(const Config& cfg, const ReplayOptions& opt);
 
 }  // namespace pathlab

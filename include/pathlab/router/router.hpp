@@ -71,6 +71,9 @@ enum class Event : uint8_t {
   HeldReleased,
   HeldDropped,
   StageReplies,
+  NeighEvicted,
+  NeighTableFull,
+  NdProbesDeferred,
   Count
 };
 
@@ -87,6 +90,9 @@ inline constexpr CounterDesc kEventDescs[] = {
     {"held_released", "packets released after their next hop resolved"},
     {"held_dropped", "packets dropped while waiting for resolution (queue full or timeout)"},
     {"stage_replies", "packets stages turned into router replies (reject: ICMP, TCP RST)"},
+    {"neigh_evicted", "neighbour entries evicted to make room for a new one (their waiting packets get host unreachable)"},
+    {"neigh_table_full", "packets for a new neighbour when every entry was static or a gateway (host unreachable)"},
+    {"nd_probes_deferred", "ARP requests / solicitations delayed by the probe rate limit"},
 };
 static_assert(std::size(kEventDescs) == static_cast<size_t>(Event::Count));
 
