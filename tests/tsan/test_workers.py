@@ -134,9 +134,14 @@ def test(tmp):
     with open(cfg, "w") as f:
         f.write(config(tmp))
 
-    live = summary(run([binary, "--no-huge", "-m", "512", "--no-pci", "--lcores", lcores(),
-                        "--file-prefix", f"pl-tsan-{os.getpid()}", "--log-level=*:warning",
-                        "--", "--config", cfg, "--duration", "4", "--stats-interval", "0"]))
+    prefix = f"pl-tsan-{os.getpid()}"
+    try:
+        live = summary(run([binary, "--no-huge", "-m", "512", "--no-pci", "--lcores", lcores(),
+                            "--file-prefix", prefix, "--log-level=*:warning",
+                            "--", "--config", cfg, "--duration", "4", "--stats-interval", "0"]))
+    finally:  # EAL leaves its runtime directory behind
+        for d in ("/var/run/dpdk", os.path.join(os.environ.get("XDG_RUNTIME_DIR", "/tmp"), "dpdk")):
+            shutil.rmtree(os.path.join(d, prefix), ignore_errors=True)
     r1, r2 = router(live, "r1"), router(live, "r2")
     assert r1["ports"][0]["rx_packets"] == n, (r1["ports"][0], n)
     assert r1["ports"][1]["rx_packets"] > 0 and r2["ports"][0]["rx_packets"] > 0, "nothing crossed the link"
