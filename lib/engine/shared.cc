@@ -52,9 +52,10 @@ int32_t FlowTable::insert(const void* key, bool& created) {
   if (old >= 0) return old;
   const int32_t pos = rte_hash_add_key(hash_, key);
   if (pos < 0) return -1;
-  // Another worker may have added the same key between the lookup and the add: it got the same
-  // position and publishes it; only a fresh position is ours to fill.
-  created = !ready(pos);
+  // Another worker may add the same key at the same moment: both get the same position, and
+  // only the one that claims it fills and publishes it.
+  uint8_t free = kFree;
+  created = ready_[pos].compare_exchange_strong(free, kClaimed, std::memory_order_acq_rel);
   return pos;
 }
 
@@ -63,7 +64,7 @@ bool FlowTable::remove(const void* key) {
   if (pos < 0) return false;
   // With RCU the position returns to the free list after a grace period; a plain table (one
   // thread) frees it at once.
-  ready_[pos].store(0, std::memory_order_release);
+  ready_[pos].store(kFree, std::memory_order_release);
   return true;
 }
 

@@ -44,14 +44,16 @@ class FlowTable {
   uint32_t capacity() const { return capacity_; }
   uint32_t count() const;
 
-  // Per-position publication flags for the owner's values.
-  bool ready(int32_t pos) const { return ready_[pos].load(std::memory_order_acquire) != 0; }
-  void publish(int32_t pos) { ready_[pos].store(1, std::memory_order_release); }
+  // Per-position states of the owner's values: free, claimed by the one inserter that gets
+  // created = true, published.
+  bool ready(int32_t pos) const { return ready_[pos].load(std::memory_order_acquire) == kPublished; }
+  void publish(int32_t pos) { ready_[pos].store(kPublished, std::memory_order_release); }
 
  private:
   rte_hash* hash_ = nullptr;
   uint32_t capacity_ = 0;
   uint32_t slots_ = 0;
+  static constexpr uint8_t kFree = 0, kClaimed = 1, kPublished = 2;
   std::unique_ptr<std::atomic<uint8_t>[]> ready_;
 };
 
