@@ -44,7 +44,10 @@ FlowTable::FlowTable(const std::string& name, uint32_t capacity, uint32_t key_le
 
 FlowTable::~FlowTable() { rte_hash_free(hash_); }
 
-int32_t FlowTable::find(const void* key) const { return rte_hash_lookup(hash_, key); }
+int32_t FlowTable::find(const void* key) const {
+  const int32_t pos = rte_hash_lookup(hash_, key);
+  return pos < 0 ? -1 : pos;
+}
 
 int32_t FlowTable::insert(const void* key, bool& created) {
   created = false;
