@@ -226,11 +226,10 @@ void ReplayEngine::build_port(size_t ri, size_t pi) {
   }
 }
 
-// Replay does not rate-limit ICMP errors: a TSC-based bucket would make the output depend on
-// timing. Each slot's bucket starts with about 10^9 tokens and refills at 1/s.
+// Replay does not rate-limit ICMP errors: the buckets are per processing slot, so a limit would
+// make the output depend on --threads. Each starts with 10^9 tokens and refills at 1/s.
 void ReplayEngine::unlimit_icmp() {
-  const uint64_t hz = std::max<uint64_t>(rte_get_tsc_hz(), 1);
-  for (Router* r : routers_) r->set_icmp_limit(1, (uint64_t{1} << 62) / hz);
+  for (Router* r : routers_) r->set_icmp_limit(1, 1'000'000'000);
 }
 
 void ReplayEngine::build() {

@@ -43,7 +43,7 @@ inline constexpr CounterDesc kDropDescs[] = {
     {"eth/runt", "frame shorter than its Ethernet header"},
     {"eth/not_for_us", "unicast frame for another MAC address"},
     {"eth/vlan", "VLAN-tagged frame on an untagged port"},
-    {"eth/multi_segment", "frame spread over several mbufs"},
+    {"eth/multi_segment", "frame spread over several mbufs (replay: a frame larger than one mbuf, not copied)"},
     {"eth/unsupported", "EtherType is not IPv4, IPv6 or ARP"},
     {"ip4/truncated", "IPv4 header shorter than 20 bytes"},
     {"ip4/bad_version", "IPv4 version field is not 4"},
