@@ -144,6 +144,56 @@ TEST(NeighbourScan, TableStaysBoundedAndAFreshHostIsReachedAtOnce) {
   EXPECT_TRUE(lab.balanced());
 }
 
+// frame("unres6") (UDP from H0 on p0) readdressed to 2001:db8:1::<host>; the UDP checksum is left
+// as it was (the router does not check it).
+Bytes udp6_to(uint32_t host) {
+  static const Bytes base = frame("unres6");
+  Bytes f = base;
+  const uint32_t be = htonl(host);
+  std::memcpy(f.data() + 14 + 24 + 12, &be, 4);
+  return f;
+}
+
+// The same scan over IPv6 (neighbour solicitations): 6000 hosts of p1's /64.
+TEST(NeighbourScan, Ipv6ScanEvictsAndSolicitsWithinTheBucket) {
+  ASSERT_TRUE(frames_loaded()) << frames_path();
+  Lab lab(LabOptions{.mbufs = 16383, .process_extra = "  neighbours: {hold_packets: 1}\n"});
+  const size_t statics = lab.r().neighbours().size();
+  constexpr uint32_t kHosts = 6000;
+  uint32_t solicits = 0, unreachable = 0;
+  auto count = [&](const std::vector<Injected>& inj) {
+    for (const auto& i : inj) {
+      const Bytes& f = i.frame;
+      if (f.size() < 62 || f[12] != 0x86 || f[13] != 0xdd || f[20] != 58) continue;
+      if (f[54] == 135) ++solicits;
+      if (f[54] == 1 && f[55] == 3) ++unreachable;
+    }
+  };
+  const auto t0 = Clock::now();
+  std::vector<Bytes> burst;
+  for (uint32_t i = 0; i < kHosts; ++i) {
+    burst.push_back(udp6_to(0x10000 + i));
+    if (burst.size() == 32 || i + 1 == kHosts) {
+      lab.rx(P0, burst);
+      burst.clear();
+    }
+    if (i % 1024 == 1023 || i + 1 == kHosts) {
+      while (lab.poll() != 0) count(lab.injected());
+      count(lab.injected());
+    }
+  }
+  const double scan_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  EXPECT_EQ(lab.r().neighbours().size(), kCapacity);
+  EXPECT_GE(lab.event("neigh_evicted"), kHosts + statics - kCapacity);
+  EXPECT_LE(solicits, kProbeBurst + kProbeRate * scan_s + 1) << scan_s << " s";
+  EXPECT_GE(solicits, kProbeBurst);
+  EXPECT_EQ(lab.event("nd_solicits_sent"), solicits);
+  EXPECT_LE(unreachable, kIcmpBurst + kIcmpRate * scan_s + 1);
+  EXPECT_GE(unreachable, kIcmpBurst);
+  EXPECT_EQ(neigh_state(lab.neigh6(P1, "2001:db8:1::2")), NeighState::Static);
+  EXPECT_TRUE(lab.balanced());
+}
+
 // Retries run out: the entry fails, its packet gets host unreachable, and the entry is the first
 // to be evicted later; the table's size never passes max_entries.
 TEST(NeighbourScan, SmallTableEvictsFailedEntriesFirst) {
