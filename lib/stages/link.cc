@@ -19,6 +19,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <span>
 #include <string>
 
 #include "pathlab/engine/stage_registry.hpp"
@@ -281,41 +282,50 @@ bool split_number(const std::string& s, double& value, std::string& unit) {
   return true;
 }
 
-constexpr const char* kRateForms = "e.g. 10gbit, 100mbit, 512kbit, or bits per second";
+struct Unit {
+  std::string_view name;
+  double mult;
+};
+constexpr Unit kRateUnits[] = {{"", 1}, {"bit", 1}, {"kbit", 1e3}, {"mbit", 1e6}, {"gbit", 1e9}, {"tbit", 1e12}};
+constexpr Unit kTimeUnits[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}};
+
+// s as "<number><unit>" scaled by its unit's multiplier; false for another form.
+bool scaled(const std::string& s, std::span<const Unit> units, bool fold_case, double& out) {
+  double v = 0;
+  std::string unit;
+  if (!split_number(s, v, unit)) return false;
+  if (fold_case) {
+    for (char& ch : unit) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  if (unit.empty() && v == 0) {  // a bare 0 needs no unit
+    out = 0;
+    return true;
+  }
+  for (const Unit& u : units) {
+    if (unit == u.name) {
+      out = std::round(v * u.mult);
+      return true;
+    }
+  }
+  return false;
+}
 
 uint64_t parse_rate(YamlMap& m, std::string_view key) {
   const std::string s = m.get<std::string>(key);
-  double v = 0;
-  std::string unit;
-  double mult = 0;
-  if (split_number(s, v, unit)) {
-    for (char& ch : unit) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (unit.empty() || unit == "bit") mult = 1;
-    else if (unit == "kbit") mult = 1e3;
-    else if (unit == "mbit") mult = 1e6;
-    else if (unit == "gbit") mult = 1e9;
-    else if (unit == "tbit") mult = 1e12;
+  double bps = 0;
+  if (!scaled(s, kRateUnits, true, bps)) {
+    m.fail(key, fmt::format("'{}' is not a rate (e.g. 10gbit, 100mbit, 512kbit, or bits per second)", s));
   }
-  if (mult == 0) m.fail(key, fmt::format("'{}' is not a rate ({})", s, kRateForms));
-  const double bps = std::round(v * mult);
   if (!(bps >= 1000 && bps <= 1e13)) m.fail(key, fmt::format("{} is not within 1kbit..10tbit", s));
   return static_cast<uint64_t>(bps);
 }
 
 Nanos parse_duration(YamlMap& m, std::string_view key) {
   const std::string s = m.get<std::string>(key);
-  double v = 0;
-  std::string unit;
-  double mult = 0;
-  if (split_number(s, v, unit)) {
-    if (unit == "ns") mult = 1;
-    else if (unit == "us") mult = 1e3;
-    else if (unit == "ms") mult = 1e6;
-    else if (unit == "s") mult = 1e9;
-    else if (unit.empty() && v == 0) mult = 1;
+  double ns = 0;
+  if (!scaled(s, kTimeUnits, false, ns)) {
+    m.fail(key, fmt::format("'{}' is not a duration (e.g. 20ms, 500us, 1.5s)", s));
   }
-  if (mult == 0) m.fail(key, fmt::format("'{}' is not a duration (e.g. 20ms, 500us, 1.5s)", s));
-  const double ns = std::round(v * mult);
   if (!(ns <= 3600e9)) m.fail(key, fmt::format("{} is longer than an hour", s));
   return static_cast<Nanos>(ns);
 }
