@@ -131,6 +131,21 @@ def existing_links():
     return out
 
 
+def run_in_tmpdir(test, prefix):
+    """Run test(tmp) in a fresh temporary directory; print PASS or FAIL and return 0 or 1. The
+    directory is removed after a pass and kept (and named) after a failure."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        test(tmp)
+    except (AssertionError, LabFailure, subprocess.TimeoutExpired, OSError) as e:
+        print(f"FAIL: {e}", flush=True)
+        print(f"(files kept in {tmp})")
+        return 1
+    shutil.rmtree(tmp, ignore_errors=True)
+    print("PASS")
+    return 0
+
+
 def find_pathlab(explicit=None):
     cands = []
     if explicit:

@@ -17,14 +17,12 @@ Run by Debian's /usr/bin/python3 (scapy). A missing pathlab binary is a failure,
 """
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
-from lablib.runner import LabFailure, find_pathlab  # noqa: E402
+from lablib.runner import find_pathlab, run_in_tmpdir  # noqa: E402
 from lablib.summary import stage_counter  # noqa: E402
 
 MAC_R = ["02:00:00:00:00:01", "02:00:00:00:01:01", "02:00:00:00:02:01"]
@@ -286,16 +284,7 @@ def test(tmp):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="pathlab-replay-")
-    try:
-        test(tmp)
-    except (AssertionError, LabFailure) as e:
-        print(f"FAIL: {e}", flush=True)
-        print(f"(files kept in {tmp})")
-        return 1
-    shutil.rmtree(tmp, ignore_errors=True)
-    print("PASS")
-    return 0
+    return run_in_tmpdir(test, "pathlab-replay-")
 
 
 if __name__ == "__main__":

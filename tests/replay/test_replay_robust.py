@@ -19,16 +19,14 @@ import json
 import os
 import re
 import select
-import shutil
 import signal
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
-from lablib.runner import LabFailure, find_pathlab  # noqa: E402
+from lablib.runner import find_pathlab, run_in_tmpdir  # noqa: E402
 
 MAC_R0 = bytes.fromhex("020000000001")
 MAC_H0 = bytes.fromhex("020000000002")
@@ -357,16 +355,7 @@ def test(tmp):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="pathlab-replay-robust-")
-    try:
-        test(tmp)
-    except (AssertionError, LabFailure, subprocess.TimeoutExpired, OSError) as e:
-        print(f"FAIL: {e}", flush=True)
-        print(f"(files kept in {tmp})")
-        return 1
-    shutil.rmtree(tmp, ignore_errors=True)
-    print("PASS")
-    return 0
+    return run_in_tmpdir(test, "pathlab-replay-robust-")
 
 
 if __name__ == "__main__":

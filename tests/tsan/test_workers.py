@@ -22,12 +22,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
 sys.path.insert(0, os.path.join(HERE, "..", "replay"))
-from lablib.runner import LabFailure, find_pathlab  # noqa: E402
+from lablib.runner import find_pathlab, run_in_tmpdir  # noqa: E402
 from test_replay import MAC_H, MAC_R, make_input, read_frames  # noqa: E402
 
 
@@ -166,16 +165,7 @@ def test(tmp):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="pathlab-tsan-")
-    try:
-        test(tmp)
-    except (AssertionError, LabFailure) as e:
-        print(f"FAIL: {e}", flush=True)
-        print(f"(files kept in {tmp})")
-        return 1
-    shutil.rmtree(tmp, ignore_errors=True)
-    print("PASS")
-    return 0
+    return run_in_tmpdir(test, "pathlab-tsan-")
 
 
 if __name__ == "__main__":
