@@ -81,7 +81,10 @@ int worker_main(void* arg) {
               : rte_eth_rx_burst(port.eth_id, p.queue, pkts, w.burst);
       if (n != 0) {
         got += n;
-        p.router->process(w.io, p.port, pkts, n, now);
+        // The burst's time is read after rx, not the loop's `now`: a worker preempted between
+        // the two would stamp what arrived meanwhile with a time in the past, and a link stage
+        // would release those packets early (ping RTTs below 2 x delay on a loaded host).
+        p.router->process(w.io, p.port, pkts, n, w.clock.now());
       }
     }
     if (w.inject != nullptr) {
