@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import traceback
+import types
 
 from . import runner as R
 from . import summary as S
@@ -141,13 +142,26 @@ class Lab:
 
     def restart(self, stages=None):
         """Stop pathlab (its summary is checked, and returned), replace stage lists
-        ({"r1.p0.ingress": [{"stage": "ecn", "ip": "bleach"}]}) and start it again."""
+        ({"r1.p0.ingress": [{"stage": "ecn", "ip": "bleach"}]}) and start it again.  The new
+        lists are checked (`pathlab --validate`) before pathlab stops: when they are rejected
+        (runner.ConfigRejected) the old lists stay and pathlab keeps running as it was."""
+        saved = []
+        try:
+            for ref, stages_ in (stages or {}).items():
+                rid, _, rest = ref.partition(".")
+                pname, _, d = rest.partition(".")
+                p = self.t.routers[rid].ports.get(pname) if rid in self.t.routers else None
+                old = getattr(p, d, None) if d in ("ingress", "egress") else None
+                T.set_stages(self.t, ref, stages_)
+                saved.append((p, d, old))
+            lab_id, fp = self.up.prepared[:2]
+            rendered = self.up.render(lab_id, fp)[2]
+        except BaseException:
+            for p, d, old in reversed(saved):
+                setattr(p, d, old)
+            raise
         summary, rc, forced = self.up.stop()
         self._check_run(summary, rc, [f"pathlab killed after 15 s: {forced}"] if forced else [])
-        for ref, stages_ in (stages or {}).items():
-            T.set_stages(self.t, ref, stages_)
-        lab_id, fp = self.up.prepared[:2]
-        rendered = self.up.render(lab_id, fp)[2]
         self.up.relaunch(rendered, self.timeout)
         log(f"lab {self.name}: pathlab restarted (pid {self.pathlab_pid})")
         return summary
@@ -182,9 +196,10 @@ class Lab:
         return self.start()
 
     def __exit__(self, etype, _evalue, _tb):
-        if etype is not None and not self._down:
+        failed = etype is not None and not issubclass(etype, Skip)
+        if failed and not self._down:
             self._dump()
-        self.cleanup(failed=etype is not None)
+        self.cleanup(failed=failed)
         return False
 
     def _teardown(self):
@@ -241,6 +256,24 @@ class Lab:
 
     def host(self, name):
         return self.hosts[name]
+
+    def add_namespace(self, name):
+        """A network namespace of the caller's own beside the topology's hosts (a Linux
+        router to compare with, say), as a Host: `<lab>-<id>-<name>`, recorded in the lab's
+        state before it is created and removed with the lab like the topology's hosts (its
+        processes ended first; veths between such namespaces go with them).  It gets lo up and
+        the default host sysctls; interfaces, addresses and routes are the caller's."""
+        if name in self.hosts or name in self.t.hosts or not T.NAME_RE.match(name):
+            raise LabFailure(f"lab {self.name}: cannot add namespace {name!r}")
+        ns = f"{self.name}-{self.state['id']}-{name}"
+        self.up.state.add("netns", ns)
+        R.run(["ip", "netns", "add", ns])
+        R.run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        for k, v in T.DEFAULT_HOST_SYSCTLS.items():
+            R.run(["sysctl", "-qw", f"{k}={v}"], ns=ns, check=False)
+        h = Host(self, types.SimpleNamespace(name=name, ns=ns))
+        self.hosts[name] = h
+        return h
 
     def ip4(self, ref):
         """The first IPv4 address of 'host', 'host.if' or 'router.port'."""
@@ -368,19 +401,27 @@ class Capture:
         return list(rdpcap(self.path))
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here (a feature not built yet): main() prints SKIP with
+    the reason and exits 77, meson's code for a skipped test."""
+
+
 def main(fn, cleanup=()):
-    """Run a test fn(); print PASS or FAIL with the time; exit 0 or 1.  Whatever happens,
-    every Lab goes down and each callable in `cleanup` runs."""
+    """Run a test fn(); print PASS, FAIL or SKIP (lab.Skip) with the time; exit 0, 1 or 77.
+    Whatever happens, every Lab goes down and each callable in `cleanup` runs."""
     t0 = time.monotonic()
     rc = 0
     try:
         fn()
+    except Skip as e:
+        print(f"SKIP ({time.monotonic() - t0:.1f}s): {e}", flush=True)
+        rc = 77
     except BaseException as e:  # noqa: BLE001 - a test's every failure is a FAIL
         traceback.print_exc()
         print(f"FAIL ({time.monotonic() - t0:.1f}s): {e}", flush=True)
         rc = 1
     finally:
-        _cleanup_all(failed=rc != 0)
+        _cleanup_all(failed=rc == 1)
         for c in cleanup:
             try:
                 c()
