@@ -13,10 +13,16 @@ labs, one after the other, each under a unique name:
    (MSS clamped, ECE/CWR stripped, ISN shifted by tcp_seq) and a UDP datagram's
    DSCP zeroed; a 2 MB HTTP transfer through the rewriting firewall is sha256
    checked; r2's stage counters come from pathlab's JSON summary.
+3. topologies/bottleneck.yaml, where r2 emulates a 100 Mbit/s, 20 ms link in both directions
+   (with codel and ECN once the link stage has AQM; a tail-drop FIFO until then): ping RTTs
+   idle, one iperf3 flow (CUBIC, ECN on both hosts) with its throughput against the link's
+   goodput, the RTT during the transfer (the queue), and the link's drops and CE marks from
+   pathlab's JSON summary.
 
 It prints a report: per-hop RTTs, ping RTT, transfer rates and per-router
 counters for the first lab, the before/after table and r2's stage counters for
-the second, every expectation marked OK or UNEXPECTED, and "demo PASSED" or
+the second, RTTs, throughput and the link's counters for the third, every
+expectation marked OK or UNEXPECTED, and "demo PASSED" or
 "demo FAILED".  Each lab is torn down always, also on error or Ctrl-C.  Run as
 root.
 
@@ -25,6 +31,7 @@ the pathlab binary (default build/apps/pathlab).
 """
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -37,11 +44,12 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.realpath(__file__)),
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 from lablib import summary as S  # noqa: E402
 from lablib.lab import PY, Lab, LabFailure  # noqa: E402
-from lablib.runner import print_layout  # noqa: E402
+from lablib.runner import ConfigRejected, print_layout  # noqa: E402
 from lablib.tools import parse_ping, parse_traceroute  # noqa: E402
 
 TOPO = os.path.join(REPO, "topologies", "default.yaml")
 MB_TOPO = os.path.join(REPO, "topologies", "middlebox.yaml")
+BN_TOPO = os.path.join(REPO, "topologies", "bottleneck.yaml")
 SIZE = 20 * 1000 * 1000
 MB_SIZE = 2 * 1000 * 1000
 PORT = 8000
@@ -49,6 +57,13 @@ UDP_PORT = 9000
 EF = 46                 # DSCP the client's UDP datagram is sent with
 MSS_CLAMP = 1360        # r2's mss stage in topologies/middlebox.yaml
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# topologies/bottleneck.yaml: r2's link, both ways. Goodput of one full-size TCP segment: payload
+# 1448 (1500 - IPv4 20 - TCP 20 - timestamps 12) of the 14 + 1500 + 24 bytes the link counts.
+BN_RATE, BN_DELAY_MS = 100e6, 20.0
+BN_GOODPUT = BN_RATE * 1448 / (14 + 1500 + 24)
+BN_CODEL = {"type": "codel", "target": "5ms", "interval": "100ms", "ecn": True}
+BN_IPERF_S = 4
+IPERF_PORT = 5201
 ECE, CWR = 0x40, 0x80
 
 
@@ -210,6 +225,53 @@ def phase_middlebox(lab, work):
     return res
 
 
+def phase_bottleneck(lab, work):
+    """Phase 3 on topologies/bottleneck.yaml: RTTs, throughput and the queue of a 100 Mbit/s,
+    20 ms link (with codel and ECN once the link stage accepts `aqm`)."""
+    res = {}
+    c, s = lab.host("client"), lab.host("server")
+    s4 = lab.ip4("server")
+    link = {"stage": "link", "rate": "100mbit", "delay": "20ms", "aqm": BN_CODEL}
+    try:
+        lab.restart({"r2.west.egress": [link], "r2.east.egress": [link]})
+        res["aqm"] = "codel, target 5 ms, interval 100 ms, ECN"
+    except ConfigRejected:
+        res["aqm"] = None        # the link stage has no AQM yet: the topology's tail-drop FIFO
+    step(f"r2's link: 100 Mbit/s, 20 ms each way, {res['aqm'] or 'tail-drop FIFO (no AQM yet)'}")
+    c.wait_ping(s4)
+    step(f"ping {s4} (10 x 0.1 s)")
+    res["ping"] = parse_ping(c.ping(s4, count=10, interval=0.1, check=False).stdout)
+
+    step(f"iperf3 {BN_IPERF_S} s, one CUBIC flow with ECN; ECT(0) pings during it")
+    srv = s.popen(["iperf3", "-s", "-1", "-p", IPERF_PORT],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.monotonic() + 5
+    while time.monotonic() < end and not s.run(
+            ["ss", "-Hntl", "sport", "=", f":{IPERF_PORT}"], check=False).stdout.strip():
+        time.sleep(0.05)
+    cli = c.popen(["iperf3", "-c", s4, "-p", IPERF_PORT, "-t", BN_IPERF_S, "-C", "cubic", "-J",
+                   "--connect-timeout", 3000], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                  text=True)
+    time.sleep(1)       # past slow start
+    n = int((BN_IPERF_S - 1.5) / 0.05)
+    res["ping_loaded"] = parse_ping(c.run(["ping", "-4", "-n", "-Q", 2, "-c", n, "-i", 0.05,
+                                           "-W", 2, s4], check=False, timeout=n * 0.05 + 10).stdout)
+    try:
+        out, _ = cli.communicate(timeout=BN_IPERF_S + 20)
+    finally:
+        for p in (cli, srv):
+            if p.poll() is None:
+                p.kill()
+            p.wait(5)
+    try:
+        j = json.loads(out)
+        res["iperf"] = {"bps": j["end"]["sum_received"]["bits_per_second"],
+                        "retransmits": j["end"]["sum_sent"].get("retransmits")}
+    except (ValueError, KeyError) as e:
+        raise DemoError(f"iperf3 gave no result: {e}: {out[-300:]}") from None
+    return res
+
+
 def main():
     if os.geteuid() != 0:
         print("scripts/demo: run as root (network namespaces, veths)", file=sys.stderr)
@@ -224,7 +286,8 @@ def main():
     try:
         prepare()
         for topo, name, phase in ((TOPO, f"demo{tag}", phase_default),
-                                  (MB_TOPO, f"demomb{tag}", phase_middlebox)):
+                                  (MB_TOPO, f"demomb{tag}", phase_middlebox),
+                                  (BN_TOPO, f"demobn{tag}", phase_bottleneck)):
             step(f"lab up {os.path.relpath(topo, REPO)} as {name}")
             with Lab(topo, name=name) as lab:
                 print_layout(lab.t)
@@ -245,6 +308,7 @@ def main():
     if rc == 0:
         ok = report_default(*runs[0])
         ok &= report_middlebox(*runs[1])
+        ok &= report_bottleneck(*runs[2])
         print(f"demo {'PASSED' if ok else 'FAILED'} in {time.monotonic() - t_start:.1f}s; "
               "labs torn down")
         rc = 0 if ok else 1
@@ -373,6 +437,55 @@ def report_middlebox(t, res, summary):
     if missing:
         ok = False
         print(f"      UNEXPECTED: no count of {', '.join(missing)}")
+    unbalanced = [r["id"] for r in routers if S.accounting_problems(r)]
+    ok &= not unbalanced
+    print(f"routers {', '.join(r['id'] for r in routers)}: rx = tx + drops + consumed (+ held) "
+          + (f"NOT BALANCED on {', '.join(unbalanced)}" if unbalanced else "balanced"))
+    return ok
+
+
+def report_bottleneck(t, res, summary):
+    ok = True
+    print()
+    print("bottleneck: client - r1 - r2 (100 Mbit/s, 20 ms each way) - r3 - server "
+          "(topologies/bottleneck.yaml)")
+    print(f"r2's link, both ways: rate 100mbit, delay 20ms, "
+          f"{'aqm ' + res['aqm'] if res['aqm'] else 'tail-drop FIFO of 1000 packets (no AQM yet)'}")
+    p = res["ping"]
+    good = (p["received"] == p["sent"] > 0 and 2 * BN_DELAY_MS <= p["min"] < 2 * BN_DELAY_MS + 1)
+    ok &= good
+    rtt = (f"rtt min/avg/max {p['min']:.3f}/{p['avg']:.3f}/{p['max']:.3f} ms"
+           if p["avg"] is not None else "no rtt")
+    print(f"ping idle: {p['received']}/{p['sent']} answered, {rtt} (40 ms + the hops; a loaded "
+          f"host adds to the mean){mark(good)}")
+    i = res["iperf"]
+    good = abs(i["bps"] / BN_GOODPUT - 1) <= 0.10
+    ok &= good
+    print(f"iperf3 {BN_IPERF_S} s, 1 CUBIC flow: {i['bps'] / 1e6:.1f} Mbit/s received "
+          f"({i['bps'] / BN_GOODPUT:.1%} of the link's goodput {BN_GOODPUT / 1e6:.2f} Mbit/s = "
+          f"100 x 1448/1538), {i['retransmits']} retransmissions{mark(good)}")
+    q = res["ping_loaded"]
+    if q["avg"] is not None and p["avg"] is not None:
+        print(f"ping during the transfer: {q['received']}/{q['sent']} answered, mean "
+              f"{q['avg']:.1f} ms, max {q['max']:.1f} ms: the queue adds "
+              f"{q['avg'] - p['avg']:.1f} ms on average")
+    if summary is None:
+        print("routers: no JSON summary from pathlab   <- UNEXPECTED")
+        return False
+    routers = summary.get("routers", [])
+    r2 = next((r for r in routers if r["id"] == "r2"), {})
+    counters = {k: v for k, v in S.stage_counters(r2).items() if ".egress.link." in k}
+    shown = {k: v for k, v in counters.items()     # the queue's outcomes, not held/released
+             if not k.endswith((".held", ".released", ".created"))
+             and (v or k.endswith((".ce_marked", ".aqm", ".queue_full")))}
+    print("r2's link counters: " + (", ".join(f"{k} {v}" for k, v in shown.items())
+                                    or "none moved"))
+    if res["aqm"]:
+        good = counters.get("r2.east.egress.link.ce_marked", 0) > 0
+        ok &= good
+        print(f"      codel with ECN marks CE rather than dropping: "
+              f"{counters.get('r2.east.egress.link.ce_marked', 0)} CE marks, "
+              f"{counters.get('r2.east.egress.link.aqm', 0)} AQM drops{mark(good)}")
     unbalanced = [r["id"] for r in routers if S.accounting_problems(r)]
     ok &= not unbalanced
     print(f"routers {', '.join(r['id'] for r in routers)}: rx = tx + drops + consumed (+ held) "
