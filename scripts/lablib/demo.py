@@ -14,9 +14,10 @@ labs, one after the other, each under a unique name:
    DSCP zeroed; a 2 MB HTTP transfer through the rewriting firewall is sha256
    checked; r2's stage counters come from pathlab's JSON summary.
 3. topologies/bottleneck.yaml, where r2 emulates a 100 Mbit/s, 20 ms link in both directions
-   with codel and ECN: ping RTTs idle, one iperf3 flow (CUBIC, ECN on both hosts) with its throughput against the link's
-   goodput, the RTT during the transfer (the queue), and the link's drops and CE marks from
-   pathlab's JSON summary.
+   with codel and ECN: ping RTTs idle, then one iperf3 flow (CUBIC, ECN on both hosts) with
+   ECT(0) pings during it, through the link and again through the same link as a plain FIFO:
+   throughput against the link's goodput, what the queue adds to the RTT, and the link's CE
+   marks and drops from pathlab's JSON summaries.
 
 It prints a report: per-hop RTTs, ping RTT, transfer rates and per-router
 counters for the first lab, the before/after table and r2's stage counters for
@@ -235,22 +236,11 @@ def link_text(stage):
     return ", ".join(f"{k} {val(v)}" for k, v in stage.items() if k != "stage") or "no link"
 
 
-def phase_bottleneck(lab, work):
-    """Phase 3 on topologies/bottleneck.yaml: RTTs, throughput and the queue of a 100 Mbit/s,
-    20 ms link with codel and ECN."""
-    res = {}
+def iperf_with_pings(lab, s4):
+    """One CUBIC flow for BN_IPERF_S s with ECT(0) pings from 1 s on (ECT, so that an AQM
+    marks them like the flow's packets rather than dropping them): iperf3's result and the
+    pings."""
     c, s = lab.host("client"), lab.host("server")
-    s4 = lab.ip4("server")
-    east = [v for v, _ in _stage_items(lab.t.routers["r2"].ports["east"],
-                                       lab.t.routers["r2"].ports["east"].egress)]
-    res["link"] = next((v for v in east if v.get("stage") == "link"), {})
-    res["aqm"] = res["link"].get("aqm")
-    step(f"r2's link: {link_text(res['link'])}")
-    c.wait_ping(s4)
-    step(f"ping {s4} (10 x 0.1 s)")
-    res["ping"] = parse_ping(c.ping(s4, count=10, interval=0.1, check=False).stdout)
-
-    step(f"iperf3 {BN_IPERF_S} s, one CUBIC flow with ECN; ECT(0) pings during it")
     srv = s.popen(["iperf3", "-s", "-1", "-p", IPERF_PORT],
                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     end = time.monotonic() + 5
@@ -262,8 +252,8 @@ def phase_bottleneck(lab, work):
                   text=True)
     time.sleep(1)       # past slow start
     n = int((BN_IPERF_S - 1.5) / 0.05)
-    res["ping_loaded"] = parse_ping(c.run(["ping", "-4", "-n", "-Q", 2, "-c", n, "-i", 0.05,
-                                           "-W", 2, s4], check=False, timeout=n * 0.05 + 10).stdout)
+    pings = parse_ping(c.run(["ping", "-4", "-n", "-Q", 2, "-c", n, "-i", 0.05, "-W", 2, s4],
+                             check=False, timeout=n * 0.05 + 10).stdout)
     try:
         out, _ = cli.communicate(timeout=BN_IPERF_S + 20)
     finally:
@@ -273,10 +263,36 @@ def phase_bottleneck(lab, work):
             p.wait(5)
     try:
         j = json.loads(out)
-        res["iperf"] = {"bps": j["end"]["sum_received"]["bits_per_second"],
-                        "retransmits": j["end"]["sum_sent"].get("retransmits")}
+        return {"bps": j["end"]["sum_received"]["bits_per_second"],
+                "retransmits": j["end"]["sum_sent"].get("retransmits"), "ping": pings}
     except (ValueError, KeyError) as e:
         raise DemoError(f"iperf3 gave no result: {e}: {out[-300:]}") from None
+
+
+def phase_bottleneck(lab, work):
+    """Phase 3 on topologies/bottleneck.yaml: RTTs, throughput and the queue of a 100 Mbit/s,
+    20 ms link with codel and ECN, then the same link as a plain FIFO (bufferbloat)."""
+    res = {}
+    c = lab.host("client")
+    s4 = lab.ip4("server")
+    east = [v for v, _ in _stage_items(lab.t.routers["r2"].ports["east"],
+                                       lab.t.routers["r2"].ports["east"].egress)]
+    res["link"] = next((v for v in east if v.get("stage") == "link"), {})
+    res["aqm"] = res["link"].get("aqm")
+    step(f"r2's link: {link_text(res['link'])}")
+    c.wait_ping(s4)
+    step(f"ping {s4} (10 x 0.1 s)")
+    res["ping"] = parse_ping(c.ping(s4, count=10, interval=0.1, check=False).stdout)
+    step(f"iperf3 {BN_IPERF_S} s, one CUBIC flow with ECN; ECT(0) pings during it")
+    res["iperf"] = iperf_with_pings(lab, s4)
+
+    # the same link without its AQM: a 1000-packet FIFO, for comparison
+    fifo = {k: v for k, v in res["link"].items() if k != "aqm"}
+    step(f"pathlab restarted with r2's link as a plain FIFO: {link_text(fifo)}")
+    res["summary_aqm"] = lab.restart({"r2.west.egress": [fifo], "r2.east.egress": [fifo]})
+    c.wait_ping(s4)
+    step(f"iperf3 {BN_IPERF_S} s again, ECT(0) pings during it")
+    res["iperf_fifo"] = iperf_with_pings(lab, s4)
     return res
 
 
@@ -465,37 +481,52 @@ def report_bottleneck(t, res, summary):
            if p["avg"] is not None else "no rtt")
     print(f"ping idle: {p['received']}/{p['sent']} answered, {rtt} (40 ms + the hops; a loaded "
           f"host adds to the mean){mark(good)}")
-    i = res["iperf"]
-    good = abs(i["bps"] / BN_GOODPUT - 1) <= 0.10
-    ok &= good
-    print(f"iperf3 {BN_IPERF_S} s, 1 CUBIC flow: {i['bps'] / 1e6:.1f} Mbit/s received "
-          f"({i['bps'] / BN_GOODPUT:.1%} of the link's goodput {BN_GOODPUT / 1e6:.2f} Mbit/s = "
-          f"100 x 1448/1538), {i['retransmits']} retransmissions{mark(good)}")
-    q = res["ping_loaded"]
-    if q["avg"] is not None and p["avg"] is not None:
-        print(f"ping during the transfer: {q['received']}/{q['sent']} answered, mean "
-              f"{q['avg']:.1f} ms, max {q['max']:.1f} ms: the queue adds "
-              f"{q['avg'] - p['avg']:.1f} ms on average")
-    if summary is None:
+    summaries = {"aqm": res.get("summary_aqm"), "fifo": summary}
+    if any(v is None for v in summaries.values()):
         print("routers: no JSON summary from pathlab   <- UNEXPECTED")
         return False
-    routers = summary.get("routers", [])
-    r2 = next((r for r in routers if r["id"] == "r2"), {})
-    counters = {k: v for k, v in S.stage_counters(r2).items() if ".egress.link." in k}
-    shown = {k: v for k, v in counters.items()     # the queue's outcomes, not held/released
-             if not k.endswith((".held", ".released", ".created"))
-             and (v or k.endswith((".ce_marked", ".aqm", ".queue_full")))}
-    print("r2's link counters: " + (", ".join(f"{k} {v}" for k, v in shown.items())
-                                    or "none moved"))
-    if (res["aqm"] or {}).get("ecn"):
-        good = counters.get("r2.east.egress.link.ce_marked", 0) > 0
+
+    def link_counter(which, name):
+        r2 = S.router_summary(summaries[which], "r2")
+        return S.stage_counters(r2).get(f"r2.east.egress.link.{name}", 0)
+
+    runs = {"aqm": res["iperf"], "fifo": res["iperf_fifo"]}
+    aqm = res["aqm"] or {}
+    head = f"{aqm.get('type', 'tail drop')}{' + ECN' if aqm.get('ecn') else ''}"
+
+    def row(label, a, b, note=""):
+        print(f"  {label:<34} {a!s:<22} {b}{note}")
+
+    print(f"one CUBIC flow, {BN_IPERF_S} s, ECN on both hosts")
+    row("", head, "FIFO (no AQM)")
+    good = all(0.5 <= r["bps"] / BN_GOODPUT <= 1.01 for r in runs.values())
+    ok &= good
+    row(f"received (of {BN_GOODPUT / 1e6:.2f} Mbit/s goodput)",
+        *(f"{r['bps'] / 1e6:.1f} Mbit/s ({r['bps'] / BN_GOODPUT:.0%})" for r in runs.values()),
+        mark(good))
+    added = {}
+    for k, r in runs.items():
+        q = r["ping"]
+        added[k] = q["avg"] - p["avg"] if q["avg"] is not None and p["avg"] is not None else None
+    row("RTT during it, mean / max", *(f"{r['ping']['avg']:.1f} / {r['ping']['max']:.1f} ms"
+                                       if r["ping"]["avg"] is not None else "no answer"
+                                       for r in runs.values()))
+    good = None not in added.values() and added["aqm"] < added["fifo"]
+    ok &= good
+    row("the queue adds (mean)", *(f"{v:+.1f} ms" if v is not None else "?"
+                                   for v in added.values()), mark(good))
+    for name, what in (("ce_marked", "CE marked"), ("aqm", "AQM drops"),
+                       ("queue_full", "tail drops")):
+        row(f"r2.east link: {what}", link_counter("aqm", name), link_counter("fifo", name))
+    row("retransmissions", runs["aqm"]["retransmits"], runs["fifo"]["retransmits"])
+    if aqm.get("ecn"):
+        good = link_counter("aqm", "ce_marked") > 0 and link_counter("aqm", "aqm") == 0
         ok &= good
-        print(f"      {res['aqm'].get('type')} with ECN marks CE rather than dropping: "
-              f"{counters.get('r2.east.egress.link.ce_marked', 0)} CE marks, "
-              f"{counters.get('r2.east.egress.link.aqm', 0)} AQM drops{mark(good)}")
-    unbalanced = [r["id"] for r in routers if S.accounting_problems(r)]
+        print(f"      {aqm.get('type')} with ECN marks CE rather than dropping{mark(good)}")
+    routers = [r for sm in summaries.values() for r in sm.get("routers", [])]
+    unbalanced = sorted({r["id"] for r in routers if S.accounting_problems(r)})
     ok &= not unbalanced
-    print(f"routers {', '.join(r['id'] for r in routers)}: rx = tx + drops + consumed (+ held) "
+    print(f"routers r1, r2, r3 (both runs): rx = tx + drops + consumed (+ held) "
           + (f"NOT BALANCED on {', '.join(unbalanced)}" if unbalanced else "balanced"))
     return ok
 
