@@ -328,7 +328,9 @@ int tel_links(const char*, const char*, rte_tel_data* d) {
     if (!g_links) return -1;
     all = g_links();
   }
-  rte_tel_data_start_array(d, RTE_TEL_CONTAINER);
+  // A dict by name ("r1_east", or "r1_east_NAME" for a link stage named otherwise): DPDK 22.11
+  // takes no dicts in arrays.
+  rte_tel_data_start_dict(d);
   for (const LinkReport& x : all) {
     const LinkTotalsRow& l = x.row;
     rte_tel_data* e = rte_tel_data_alloc();
@@ -352,7 +354,9 @@ int tel_links(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_start_dict(c);
     for (const auto& [name, v] : l.counters) rte_tel_data_add_dict_u64(c, tel_key(name).c_str(), v);
     rte_tel_data_add_dict_container(e, "counters", c, 0);
-    rte_tel_data_add_array_container(d, e, 0);
+    std::string key = l.port;
+    if (l.stage != "link") key.append(".").append(l.stage);
+    rte_tel_data_add_dict_container(d, tel_key(key).c_str(), e, 0);
   }
   return 0;
 }
