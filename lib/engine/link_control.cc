@@ -114,15 +114,12 @@ std::vector<size_t> LinkControl::find(std::string_view target, bool whole, std::
   return out;
 }
 
-// ---- ROUTE HOOK ----------------------------------------------------------------------------
-// The one place where a link going down or up reaches routing. To be wired to
-// Router::set_port_up(port, up) (control-path call: withdraws / restores the routes over the
-// port) once that is on main; until then routes are left as they are.
+// A link going down or up reaches routing here: the router withdraws or restores its routes
+// over the port, and backups (routes with a higher metric) take over.
 void LinkControl::port_link_changed(Router& r, uint8_t port, bool up) {
-  (void)r;
-  (void)port;
-  (void)up;
-  // r.set_port_up(port, up);
+  const size_t changed = r.set_port_up(port, up);
+  fmt::print(stderr, "pathlab: {}.{}: link {}, {} route(s) changed\n", r.id, r.port(port).name,
+             up ? "up" : "down", changed);
 }
 
 std::string LinkControl::set_down(std::string_view target, bool down) {

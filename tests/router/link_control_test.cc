@@ -209,11 +209,14 @@ TEST(LinkControl, DownTakesBothDirectionsOfARingLink) {
   EXPECT_TRUE(west.down_requested());
   fx.advance(1000);
   fx.drain();  // the worker sees it: what was held is dropped
+  // The route over r1.east is withdrawn: the next packet has no route (net unreachable).
+  const uint64_t unreachable_before = fx.totals_r1().event("icmp_net_unreachable");
   fx.rx(udp_to(3, 6));
   EXPECT_EQ(fx.r1().held(), 0u);
   EXPECT_EQ(fx.tx_count(kEast), 0u);
   RouterTotals t = fx.totals_r1();
-  EXPECT_EQ(t.drop("r1.east.egress.link.down"), 2u);
+  EXPECT_EQ(t.drop("r1.east.egress.link.down"), 1u);
+  EXPECT_EQ(t.event("icmp_net_unreachable") + t.drop("fwd/no_route"), unreachable_before + 1);
   EXPECT_TRUE(t.links[1].down);
   EXPECT_TRUE(t.balanced());
 
