@@ -276,7 +276,19 @@ uint64_t Router::held() const {
   for (const RouterWorker& rw : workers) {
     for (const auto* chains : {&rw.ingress, &rw.egress}) {
       for (const Chain& ch : *chains) {
-        for (const auto& st : ch.stages()) n += st->held_count() - st->released_count();
+        for (const auto& st : ch.stages()) n += st->held_now();
+      }
+    }
+  }
+  return n;
+}
+
+uint64_t Router::created() const {
+  uint64_t n = 0;
+  for (const RouterWorker& rw : workers) {
+    for (const auto* chains : {&rw.ingress, &rw.egress}) {
+      for (const Chain& ch : *chains) {
+        for (const auto& st : ch.stages()) n += st->created_count();
       }
     }
   }

@@ -79,11 +79,14 @@ RouterTotals router_totals(const Router& r, unsigned nworkers) {
           t.events.emplace_back(prefix + "held", sum([](const Stage& s) { return s.held_count(); }));
           t.events.emplace_back(prefix + "released",
                                 sum([](const Stage& s) { return s.released_count(); }));
+          t.events.emplace_back(prefix + "created",
+                                sum([](const Stage& s) { return s.created_count(); }));
         }
       }
     }
   }
   t.held = r.held();
+  t.created = r.created();
   return t;
 }
 
@@ -110,13 +113,13 @@ std::string router_json(const RouterTotals& t, const PortJsonExtra& extra) {
         pi ? "," : "", t.port_names[pi], p.rx_pkts, p.rx_bytes, p.tx_pkts, p.tx_bytes,
         p.ctrl_tx_pkts, more.empty() ? "" : ",", more);
   }
-  out += fmt::format("],\"drops\":{},\"events\":{},\"consumed\":{},\"held\":{}", counters_json(t.drops),
-                     counters_json(t.events), t.consumed, t.held);
+  out += fmt::format("],\"drops\":{},\"events\":{},\"consumed\":{},\"held\":{},\"created\":{}",
+                     counters_json(t.drops), counters_json(t.events), t.consumed, t.held, t.created);
   if (!t.consumed_by.empty()) out += fmt::format(",\"consumed_by\":{}", counters_json(t.consumed_by));
   out += fmt::format(
-      ",\"accounting\":{{\"rx\":{},\"tx\":{},\"drops\":{},\"consumed\":{},\"held\":{},"
-      "\"balanced\":{}}}}}",
-      t.rx(), t.tx(), t.dropped(), t.consumed, t.held, t.balanced() ? "true" : "false");
+      ",\"accounting\":{{\"rx\":{},\"created\":{},\"tx\":{},\"drops\":{},\"consumed\":{},"
+      "\"held\":{},\"balanced\":{}}}}}",
+      t.rx(), t.created, t.tx(), t.dropped(), t.consumed, t.held, t.balanced() ? "true" : "false");
   return out;
 }
 
@@ -212,6 +215,7 @@ int tel_counters(rte_tel_data* d, bool drops, bool events, bool with_totals) {
     if (with_totals) {
       rte_tel_data_add_dict_u64(c, "consumed", t.consumed);
       rte_tel_data_add_dict_u64(c, "held", t.held);
+      rte_tel_data_add_dict_u64(c, "created", t.created);
     }
     rte_tel_data_add_dict_container(d, tel_key(t.id).c_str(), c, 0);
   }

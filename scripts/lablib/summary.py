@@ -76,26 +76,28 @@ def stage_counter(summary, *path):
 
 
 def accounting_problems(r):
-    """What is wrong with one router's accounting: [] when rx = tx + drops + consumed + held
-    (packets stages hold right now) and the summary's own `accounting` agrees."""
+    """What is wrong with one router's accounting: [] when rx + created = tx + drops + consumed
+    + held (created: copies stages made; held: packets stages hold right now) and the summary's
+    own `accounting` agrees."""
     rid, acc, ports = r.get("id"), r.get("accounting", {}), r.get("ports", [])
     rx = sum(p["rx_packets"] for p in ports)
     tx = sum(p["tx_packets"] for p in ports)
     drops = sum(r.get("drops", {}).values())
-    consumed, held = r.get("consumed"), r.get("held", 0)
+    consumed, held, created = r.get("consumed"), r.get("held", 0), r.get("created", 0)
     out = [f"{rid}: accounting.{k}={acc.get(k)} but computed {want}"
            for k, want in (("rx", rx), ("tx", tx), ("drops", drops), ("consumed", consumed),
-                           ("held", held)) if acc.get(k, 0 if k == "held" else None) != want]
+                           ("held", held), ("created", created))
+           if acc.get(k, 0 if k in ("held", "created") else None) != want]
     if acc.get("balanced") is not True:
         out.append(f"{rid}: accounting.balanced is {acc.get('balanced')}")
-    if consumed is None or rx != tx + drops + consumed + held:
-        out.append(f"{rid}: rx {rx} != tx {tx} + drops {drops} + consumed {consumed} "
-                   f"+ held {held}")
+    if consumed is None or rx + created != tx + drops + consumed + held:
+        out.append(f"{rid}: rx {rx} + created {created} != tx {tx} + drops {drops} "
+                   f"+ consumed {consumed} + held {held}")
     return out
 
 
 def check_accounting(summary, log=None):
-    """rx == tx + drops + consumed + held for every router, and the totals agree."""
+    """rx + created == tx + drops + consumed + held for every router, and the totals agree."""
     problems = []
     for r in summary.get("routers", []):
         if log:

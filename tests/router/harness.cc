@@ -317,7 +317,8 @@ uint64_t Lab::event(std::string_view name) {
 ::testing::AssertionResult Lab::balanced() {
   const RouterTotals t = dp_->totals(*r_);
   if (t.balanced()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "accounting: rx " << t.rx() << " != tx " << t.tx()
+  return ::testing::AssertionFailure() << "accounting: rx " << t.rx() << " + created " << t.created
+                                       << " != tx " << t.tx()
                                        << " + drops " << t.dropped() << " + consumed "
                                        << t.consumed << " + held " << t.held;
 }

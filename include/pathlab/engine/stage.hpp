@@ -15,6 +15,8 @@
 #include "pathlab/engine/batch.hpp"
 #include "pathlab/net/addr.hpp"
 
+struct rte_mbuf;
+
 namespace pathlab {
 
 class SharedState;
@@ -63,15 +65,28 @@ class Stage {
   // Counter values, read from another thread with relaxed loads.
   uint64_t drop_count(size_t i) const { return load(drops_[i]); }
   uint64_t action_count(size_t i) const { return load(actions_[i]); }
-  // Packets this instance took into holding, and released; the difference is held now.
+  // Packets this instance took into holding, and released; held_now() is what it holds now.
   uint64_t held_count() const { return load(held_); }
   uint64_t released_count() const { return load(released_); }
+  uint64_t held_dropped_count() const { return load(held_dropped_); }  // dropped while held
+  uint64_t held_now() const { return held_count() - released_count() - held_dropped_count(); }
+  // Packets this instance made (duplicates): the books read rx + created = tx + drops + ...
+  uint64_t created_count() const { return load(created_); }
 
  protected:
   Stage(std::span<const CounterDesc> drops, std::span<const CounterDesc> actions)
       : drop_descs_(drops), action_descs_(actions), drops_(drops.size()), actions_(actions.size()) {}
   // Only the owning worker writes; a plain add published with a relaxed store.
   void count_action(size_t i, uint64_t n = 1) { bump(actions_[i], n); }
+  // A packet the stage made itself (a copy) and keeps: counted as created and held.
+  void count_created_held() {
+    bump(created_, 1);
+    bump(held_, 1);
+  }
+  // Drops a packet outside the verdicts, under drop reason i: one the stage made and never held
+  // (counted as created), or one it held.
+  void drop_created(size_t i, rte_mbuf* m);
+  void drop_held(size_t i, rte_mbuf* m);
 
  private:
   friend class Chain;
@@ -88,7 +103,7 @@ class Stage {
   std::span<const CounterDesc> action_descs_;
   std::vector<Cell> drops_;
   std::vector<Cell> actions_;
-  Cell held_, released_;
+  Cell held_, released_, held_dropped_, created_;
 };
 
 inline void name_stage(Stage& s, std::string name) { s.name_ = std::move(name); }

@@ -212,6 +212,7 @@ class Router {
   RouterCounters counters() const;
   // Packets stages hold right now: taken in minus released, over every slot.
   uint64_t held() const;
+  uint64_t created() const;  // packets stages made (link duplicates)
   // An event of the control path, counted in its slot (the last).
   void ctrl_event(Event e) { bump(workers.back().events[static_cast<size_t>(e)]); }
   // Refills every slot's ICMP error bucket: `rate` tokens per second, up to `burst`.

@@ -28,12 +28,13 @@ struct RouterTotals {
   std::vector<std::pair<std::string, uint64_t>> events;  // router events and stage actions
   uint64_t consumed = 0;  // handed to the control path
   uint64_t held = 0;      // held by stages right now (taken in minus released)
+  uint64_t created = 0;   // packets stages made (link duplicates)
   std::vector<std::pair<std::string, uint64_t>> consumed_by;  // optional breakdown (replay)
   uint64_t rx() const;
   uint64_t tx() const;
   uint64_t dropped() const;
-  // rx == tx + drops + consumed + held
-  bool balanced() const { return rx() == tx() + dropped() + consumed + held; }
+  // rx + created == tx + drops + consumed + held
+  bool balanced() const { return rx() + created == tx() + dropped() + consumed + held; }
   uint64_t drop(std::string_view name) const;
   uint64_t event(std::string_view name) const;
 };
