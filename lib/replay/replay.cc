@@ -665,8 +665,10 @@ std::string ReplayEngine::text() const {
     if (f.arp + f.nd != 0) {
       out += fmt::format("  consumed by the control path (not replayed): arp {}, nd {}\n", f.arp, f.nd);
     }
-    out += fmt::format("  accounting: rx {} = tx {} + drops {} + consumed {} + held {}: {}\n", f.t.rx(), f.t.tx(),
-                       f.drops(), f.consumed(), f.t.held, f.balanced() ? "balanced" : "NOT BALANCED");
+    // Packets stages made (link duplicates) enter the books beside rx.
+    out += fmt::format("  accounting: rx {}{} = tx {} + drops {} + consumed {} + held {}: {}\n", f.t.rx(),
+                       f.t.created != 0 ? fmt::format(" + created {}", f.t.created) : "", f.t.tx(), f.drops(),
+                       f.consumed(), f.t.held, f.balanced() ? "balanced" : "NOT BALANCED");
   }
   return out;
 }
