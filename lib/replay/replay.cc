@@ -428,14 +428,18 @@ void ReplayEngine::process_timed(Chunk& c, Slot& s) {
 }
 
 // Releases everything due by `now` from every holding stage, in departure order, and moves it
-// on (settle), until nothing more is due: what a router releases may reach a peer that holds it.
+// on, until nothing more is due: what a router releases may reach a peer that holds it. Each
+// router's release is settled before the next router drains, so a peer later in the config
+// takes it in before it releases its own.
 void ReplayEngine::advance(Chunk& c, Slot& s, Nanos now) {
   for (bool more = true; more;) {
     more = false;
     for (Router* r : routers_) {
-      if (r->holds_packets() && r->drain(s.io, now) != 0) more = true;
+      if (r->holds_packets() && r->drain(s.io, now) != 0) {
+        more = true;
+        settle(c, s, now);
+      }
     }
-    settle(c, s, now);
   }
 }
 
