@@ -18,6 +18,8 @@ payload), so the output says which packets were lost or reordered.
    mean loss-burst length 1 / r, each within 5%.
 5. Determinism: the lossy and the reordering runs give byte-identical files with other --threads
    and --chunk values.
+6. Two routers: r1's link (1 Gbit/s) feeds r2 over a router link, r2's link (10 Gbit/s, 1 ms)
+   takes each packet at its departure from r1, not when r1's release was collected.
 
 Frames come from scapy templates (one per size) with the sequence number patched in; the pcaps are
 packed by hand (struct): scapy would take minutes for 10^6 records.
@@ -325,9 +327,54 @@ def gilbert(binary, tmp, n=1_000_000):
           f"mean burst {burst:.3f} (want {1 / r}) over {n} packets")
 
 
+# ---- 6. two routers
+
+CONFIG2 = """\
+process: {{burst: 32}}
+routers:
+  - id: r1
+    ports:
+      - {{name: p0, device: d0, mac: "{r0}", ipv4: 10.0.0.1/24}}
+      - {{name: east, ipv4: 10.0.12.1/30, egress: [{{stage: link, rate: 1gbit}}]}}
+    routes:
+      - {{prefix: 10.1.0.0/16, via: 10.0.12.2}}
+  - id: r2
+    ports:
+      - {{name: west, ipv4: 10.0.12.2/30}}
+      - name: p1
+        device: d1
+        mac: "02:00:00:00:01:01"
+        ipv4: 10.0.1.1/24
+        egress: [{{stage: link, rate: 10gbit, delay: 1ms}}]
+    routes:
+      - {{prefix: 10.1.0.0/16, via: 10.0.1.2}}
+    neighbours:
+      - {{port: p1, ip: 10.0.1.2, mac: "02:00:00:00:01:02"}}
+links:
+  - {{name: r1-r2, ends: [r1.east, r2.west]}}
+"""
+
+
+def two_routers(binary, tmp):
+    size, n = 1500, 100
+    write_pcap(f"{tmp}/two.pcap", numbered(size, [T0 + i for i in range(n)]))
+    with open(f"{tmp}/two.yaml", "w") as f:
+        f.write(CONFIG2.format(r0=MAC_R0))
+    replay(binary, f"{tmp}/two.yaml", f"{tmp}/two.pcap", f"{tmp}/two-out.pcap")
+    got = read_pcap(f"{tmp}/two-out.r2.p1.pcap")
+    assert [q for _, q, _ in got] == list(range(n)), "two routers: packets lost or reordered"
+    # r1 sends back to back: packet i leaves it at T0 + (i + 1) * 12192 ns. r2's link is idle by
+    # then: it leaves r2 ceil(1219.2) ns later, plus the delay.
+    want = [T0 + (i + 1) * (size + OVERHEAD) * 8 + math.ceil(Fraction((size + OVERHEAD) * 8, 10)) + 10**6
+            for i in range(n)]
+    got_ts = [t for t, _, _ in got]
+    assert got_ts == want, f"two routers: departures {got_ts[:3]}..., want {want[:3]}..."
+    print(f"two routers: {n} packets, every departure from r2 exact")
+
+
 def test(tmp):
     binary = find_pathlab()
-    for part in (serialization, jitter, bernoulli, gilbert):
+    for part in (serialization, jitter, bernoulli, gilbert, two_routers):
         t = time.monotonic()
         part(binary, tmp)
         print(f"  ({time.monotonic() - t:.1f} s)", flush=True)
