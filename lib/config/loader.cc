@@ -409,11 +409,11 @@ class Loader {
       YamlMap pm(item.node, file_, item.path);
       r.ports.push_back(parse_port(pm, r, addrs));
     }
-    std::set<Ip4Prefix> seen4;
-    std::set<Ip6Prefix> seen6;
+    std::set<std::pair<Ip4Prefix, uint32_t>> seen4;  // (prefix, metric): backups differ in metric
+    std::set<std::pair<Ip6Prefix, uint32_t>> seen6;
     for (const auto& item : routes) {
       YamlMap rm(item.node, file_, item.path);
-      rm.only({"prefix", "via", "port"});
+      rm.only({"prefix", "via", "port", "metric"});
       auto prefix = rm.get<std::string>("prefix");
       if (looks_v6(prefix)) {
         parse_route<V6>(rm, r, seen6);
@@ -506,20 +506,23 @@ class Loader {
   }
 
   template <typename F>
-  void parse_route(YamlMap& m, RouterConfig& r, std::set<typename F::Prefix>& seen) {
-    m.only({"prefix", "via", "port"});
+  void parse_route(YamlMap& m, RouterConfig& r, std::set<std::pair<typename F::Prefix, uint32_t>>& seen) {
+    m.only({"prefix", "via", "port", "metric"});
     typename F::Route route;
     route.pos = m.pos();
     auto prefix_text = m.get<std::string>("prefix");
     route.prefix = convert<typename F::Prefix>(m.node("prefix"), file_, m.path("prefix"));
     std::optional<std::string> via_text = m.maybe<std::string>("via");
     std::optional<std::string> port = m.maybe<std::string>("port");
+    route.metric = m.get_or_in<uint32_t>("metric", 0, 0, UINT32_MAX);
     m.done();
     if (route.prefix.network() != route.prefix) {
       m.fail("prefix", fmt::format("host bits set in prefix {}", prefix_text));
     }
-    if (!seen.insert(route.prefix).second) {
-      m.fail("prefix", fmt::format("duplicate route prefix {}", prefix_text));
+    if (!seen.insert({route.prefix, route.metric}).second) {
+      m.fail("prefix", route.metric == 0
+                           ? fmt::format("duplicate route prefix {}", prefix_text)
+                           : fmt::format("duplicate route prefix {} with metric {}", prefix_text, route.metric));
     }
     if (!via_text && !port) m.fail("prefix", "a route needs a via, a port, or both");
     const PortConfig* out_port = nullptr;

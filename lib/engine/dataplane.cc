@@ -357,15 +357,15 @@ void install_routes(Router& r, const RouterConfig& rc) {
           fail(fmt::format("router {}: more gateways and static neighbours than process.neighbours.max_entries", r.id));
         }
       }
-      add(rt.prefix, r.add_nexthop(h));
+      add(rt.prefix, r.add_nexthop(h), rt.metric);
     }
   };
   add_routes(
       rc.routes4, [](const PortRt& p) -> const auto& { return p.ip4; }, neigh_key4,
-      [&](const Ip4Prefix& p, uint32_t nh) { r.add_route4(p, nh); });
+      [&](const Ip4Prefix& p, uint32_t nh, uint32_t metric) { r.add_route4(p, nh, metric); });
   add_routes(
       rc.routes6, [](const PortRt& p) -> const auto& { return p.ip6; }, neigh_key6,
-      [&](const Ip6Prefix& p, uint32_t nh) { r.add_route6(p, nh); });
+      [&](const Ip6Prefix& p, uint32_t nh, uint32_t metric) { r.add_route6(p, nh, metric); });
   for (const auto& n : rc.neighbours4) r.add_static_neighbour(neigh_key4(port_of(n.port), n.ip), n.mac);
   for (const auto& n : rc.neighbours6) r.add_static_neighbour(neigh_key6(port_of(n.port), n.ip), n.mac);
 }

@@ -712,14 +712,18 @@ def _parse_router_routes(t, r, node):
         return
     seen = set()
     for rn in f["routes"].items():
-        rf = rn.fields({"prefix", "via", "port"}, required=("prefix",))
+        rf = rn.fields({"prefix", "via", "port", "metric"}, required=("prefix",))
         pfx = _route_prefix(rf["prefix"])
         if pfx == "default":
             rf["prefix"].fail("write 0.0.0.0/0 or ::/0 for a router's default route")
-        if pfx in seen:
-            rf["prefix"].fail(f"duplicate route prefix {pfx}")
-        seen.add(pfx)
+        metric = rf["metric"].int(0, 2**32 - 1) if "metric" in rf else 0
+        if (pfx, metric) in seen:
+            rf["prefix"].fail(f"duplicate route prefix {pfx}"
+                              + (f" with metric {metric}" if metric else ""))
+        seen.add((pfx, metric))
         route = {"prefix": str(pfx)}
+        if metric:
+            route["metric"] = metric
         if "port" in rf:
             pn = rf["port"].text()
             if pn not in r.ports:
@@ -796,7 +800,8 @@ def compute_auto_routes(t):
                         first[v] = addr if u == r.id else first[u]
                         q.append(v)
             connected = {a.network for p in r.ports.values() for a in getattr(p, attr)}
-            explicit = {ipaddress.ip_network(x["prefix"]) for x in r.routes}
+            # Explicit routes replace the automatic one; backups (a metric) add to it.
+            explicit = {ipaddress.ip_network(x["prefix"]) for x in r.routes if not x.get("metric")}
             for net, owners in attached.items():
                 if net in connected or net in explicit:
                     continue
@@ -952,7 +957,7 @@ def render(t, header=()):
         if routes:
             out.add("    routes:")
             for x, note in routes:
-                body = ", ".join(f"{k}: {q(x[k])}" for k in ("prefix", "via", "port") if k in x)
+                body = ", ".join(f"{k}: {q(x[k])}" for k in ("prefix", "via", "port", "metric") if k in x)
                 out.add(f"      - {{{body}}}{note}", x.get("node"))
         if r.neighbours:
             out.add("    neighbours:")

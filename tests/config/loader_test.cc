@@ -892,6 +892,25 @@ routers: [{id: r1, ports: [{name: p0, device: x}]}]
       - {prefix: "fd00:3:0::/64", port: p0}
 )",
      "t.yaml:7:18: routers[0].routes[1].prefix: duplicate route prefix fd00:3:0::/64"},
+    {"DuplicateRouteMetric", R"(routers:
+  - id: r1
+    ports:
+      - {name: p0, device: x, ipv4: [10.0.1.1/24]}
+      - {name: p1, device: y, ipv4: [10.0.2.1/24]}
+    routes:
+      - {prefix: 10.0.3.0/24, via: 10.0.1.2, metric: 10}
+      - {prefix: 10.0.3.0/24, via: 10.0.2.2}
+      - {prefix: 10.0.3.0/24, via: 10.0.2.3, metric: 10}
+)",
+     "t.yaml:9:18: routers[0].routes[2].prefix: duplicate route prefix 10.0.3.0/24 with metric 10"},
+    {"RouteMetricNegative", R"(routers:
+  - id: r1
+    ports:
+      - {name: p0, device: x, ipv4: [10.0.1.1/24]}
+    routes:
+      - {prefix: 10.0.3.0/24, via: 10.0.1.2, metric: -1}
+)",
+     "t.yaml:6:54: routers[0].routes[0].metric: -1 is out of range 0..4294967295"},
     {"UnknownRouteKey", R"(routers:
   - id: r1
     ports:

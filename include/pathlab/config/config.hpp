@@ -46,6 +46,7 @@ struct Route4 {
   Ip4Prefix prefix;
   std::optional<Ip4Addr> via;   // next hop; none means directly connected through `port`
   std::string port;             // required when via is absent; else resolved from the via subnet
+  uint32_t metric = 0;          // lowest wins among routes to one prefix whose port is up
   SourcePos pos;
 };
 
@@ -53,6 +54,7 @@ struct Route6 {
   Ip6Prefix prefix;
   std::optional<Ip6Addr> via;
   std::string port;
+  uint32_t metric = 0;
   SourcePos pos;
 };
 
