@@ -1,9 +1,11 @@
 #include "pathlab/stats/stats.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <mutex>
 
 #include <fmt/format.h>
+
 #include <rte_telemetry.h>
 
 #include "pathlab/router/router.hpp"
@@ -59,6 +61,11 @@ LinkTotalsRow link_row(std::span<Link* const> instances) {
     row.released += t.released;
     row.late_ns += t.late_ns;
     row.in_flight += l->held_now();
+    row.queued_packets += t.queued_packets;
+    row.queued_bytes += t.queued_bytes;
+    row.backlog_ns = std::max(row.backlog_ns, t.backlog_ns);
+    row.departure_rate_bps += t.departure_rate_bps;
+    row.drop_ppm = std::max(row.drop_ppm, t.drop_ppm);
     row.down = row.down || l->down_requested();
     for (size_t k = 0; k < row.counters.size(); ++k) {
       row.counters[k].second += k < nd ? l->drop_count(k) : l->action_count(k - nd);
@@ -344,6 +351,11 @@ int tel_links(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_add_dict_u64(e, "jitter_ns", x.jitter_ns);
     rte_tel_data_add_dict_u64(e, "down", l.down ? 1 : 0);
     rte_tel_data_add_dict_u64(e, "in_flight", l.in_flight);
+    rte_tel_data_add_dict_u64(e, "queued_packets", l.queued_packets);
+    rte_tel_data_add_dict_u64(e, "queued_bytes", l.queued_bytes);
+    rte_tel_data_add_dict_u64(e, "backlog_ns", l.backlog_ns);
+    rte_tel_data_add_dict_u64(e, "departure_rate_bps", l.departure_rate_bps);
+    rte_tel_data_add_dict_u64(e, "drop_probability_ppm", l.drop_ppm);
     rte_tel_data_add_dict_u64(e, "accepted", l.accepted);
     rte_tel_data_add_dict_u64(e, "sojourn_ns", l.sojourn_ns);
     rte_tel_data_add_dict_u64(e, "mean_sojourn_ns", l.mean_sojourn_ns());

@@ -2,7 +2,7 @@
 """Links under control in a running pathlab (tests/integration/topologies/link-control.yaml,
 docs/links.md): the config's event sets a delay at start, /pathlab/links lists every link
 direction, /pathlab/link changes a delay (seen in ping times), takes a whole ring link down
-(pings are lost, counted as `down` on r1.east) and up again, and answers errors; the JSON
+(its routes are withdrawn: pings get net unreachable) and up again, and answers errors; the JSON
 summary has each router's link rows."""
 import os
 import re
@@ -51,6 +51,9 @@ def test():
         assert ls["r2.p1"]["delay_ns"] == 20_000_000, ls["r2.p1"]
         assert ls["r1.east"]["delay_ns"] == 0 and ls["r1.east"]["rate_bps"] == 0
         assert all(e["down"] == 0 for e in ls.values()), ls
+        for key in ("queued_packets", "queued_bytes", "backlog_ns", "departure_rate_bps",
+                    "drop_probability_ppm"):
+            assert key in ls["r2.p1"], (key, ls["r2.p1"])
 
         lo, avg, _ = rtt_ms(c.ping(server, count=5, interval=0.1))
         log(f"rtt with 20 ms on r2.p1: min {lo} avg {avg}")
@@ -67,10 +70,11 @@ def test():
         assert command(lab, "r1.east down") == "ok"
         ls = links(lab)
         assert ls["r1.east"]["down"] == 1 and ls["r2.west"]["down"] == 1, ls
+        # r1 withdraws its routes over r1.east (no backup here): the pings get net unreachable
         p = c.ping(server, count=3, interval=0.2, wait=1, check=False)
         assert p.received == 0, p.stdout
-        dropped = links(lab)["r1.east"]["counters"]["down"] - before
-        assert dropped >= 3, dropped
+        assert "Destination Net Unreachable" in p.stdout, p.stdout
+        assert links(lab)["r1.east"]["counters"]["down"] == before, "nothing was routed onto it"
         assert command(lab, "r1-r2 up") == "ok"
         assert all(e["down"] == 0 for e in links(lab).values())
         c.ping(server, count=3, interval=0.1)
@@ -94,7 +98,6 @@ def test():
         log(f"summary links: {r1} {r2}")
         assert set(r1) == {"r1.east"} and set(r2) == {"r2.west", "r2.p1"}, (r1, r2)
         assert r1["r1.east"]["direction"] == "a_to_b" and r1["r1.east"]["link"] == "r1-r2"
-        assert r1["r1.east"]["counters"]["down"] >= 3
         assert r1["r1.east"]["counters"]["down"] == \
             S.drop_count(summary, "r1", "r1.east.egress.link.down")
         assert r2["r2.p1"]["accepted"] >= accepted and r2["r2.p1"]["down"] is False

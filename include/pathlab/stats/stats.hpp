@@ -35,6 +35,9 @@ struct LinkTotalsRow {
   uint64_t released = 0;    // packets released at a finite time
   uint64_t late_ns = 0;     // summed (release - departure time)
   uint64_t in_flight = 0;   // held now (held - released - dropped while held)
+  // As the workers last published them: backlog summed, sojourn and drop/mark probability the
+  // largest, departure rate summed over the instances.
+  uint64_t queued_packets = 0, queued_bytes = 0, backlog_ns = 0, departure_rate_bps = 0, drop_ppm = 0;
   std::vector<std::pair<std::string, uint64_t>> counters;  // the stage's drops and actions
   uint64_t mean_sojourn_ns() const { return accepted == 0 ? 0 : sojourn_ns / accepted; }
   uint64_t mean_lateness_ns() const { return released == 0 ? 0 : late_ns / released; }
