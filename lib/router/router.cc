@@ -254,28 +254,24 @@ RouterCounters Router::counters() const {
   return c;
 }
 
-uint64_t Router::held() const {
+uint64_t Router::sum_over_stages(uint64_t (*value)(const Stage&)) const {
   uint64_t n = 0;
   for (const RouterWorker& rw : workers) {
     for (const auto* chains : {&rw.ingress, &rw.egress}) {
       for (const Chain& ch : *chains) {
-        for (const auto& st : ch.stages()) n += st->held_now();
+        for (const auto& st : ch.stages()) n += value(*st);
       }
     }
   }
   return n;
 }
 
+uint64_t Router::held() const {
+  return sum_over_stages([](const Stage& s) { return s.held_now(); });
+}
+
 uint64_t Router::created() const {
-  uint64_t n = 0;
-  for (const RouterWorker& rw : workers) {
-    for (const auto* chains : {&rw.ingress, &rw.egress}) {
-      for (const Chain& ch : *chains) {
-        for (const auto& st : ch.stages()) n += st->created_count();
-      }
-    }
-  }
-  return n;
+  return sum_over_stages([](const Stage& s) { return s.created_count(); });
 }
 
 void Router::set_icmp_limit(uint64_t rate, uint64_t burst) {

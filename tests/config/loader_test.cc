@@ -95,6 +95,30 @@ TEST(LoaderGood, MinimalConfigTakesTheDefaults) {
   EXPECT_TRUE(c.links.empty());
 }
 
+// Links in every form, backup routes and events (data/links.yaml, also a config fuzz seed).
+TEST(LoaderGood, LinksRoutesWithMetricsAndEvents) {
+  std::string path = data_dir() + "/links.yaml";
+  Config c = load_config(path, default_pipeline_dirs(path));
+  ASSERT_EQ(c.routers.size(), 2u);
+  const RouterConfig& r1 = c.routers[0];
+  const RouterConfig& r2 = c.routers[1];
+  for (const PortConfig* p : {&r1.ports[0], &r1.ports[1], &r1.ports[2], &r2.ports[0], &r2.ports[1], &r2.ports[2]}) {
+    ASSERT_FALSE(p->egress.empty()) << p->name;
+    EXPECT_EQ(p->egress.back().kind, "link") << p->name;
+    EXPECT_EQ(p->egress.back().name, "link") << p->name;
+  }
+  ASSERT_EQ(r1.routes4.size(), 2u);
+  EXPECT_EQ(r1.routes4[0].metric, 0u);
+  EXPECT_EQ(r1.routes4[1].metric, 10u);
+  EXPECT_EQ(r1.routes4[1].port, "south");
+  ASSERT_EQ(c.events.size(), 3u);
+  EXPECT_EQ(c.events[0].at, 5'000'000'000u);
+  EXPECT_EQ(c.events[0].target, "r1.east");
+  EXPECT_EQ(c.events[0].down, std::optional<bool>(true));
+  EXPECT_EQ(c.events[1].down, std::optional<bool>(false));
+  EXPECT_FALSE(c.events[2].down.has_value());
+}
+
 TEST(LoaderGood, FullTopologyFile) {
   std::string path = data_dir() + "/good.yaml";
   Config c = load_config(path, default_pipeline_dirs(path));

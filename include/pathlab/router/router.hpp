@@ -238,6 +238,7 @@ class Router {
   std::vector<RouterWorker> workers;
   rte_lpm* lpm4 = nullptr;
   rte_lpm6* lpm6 = nullptr;
+  uint64_t sum_over_stages(uint64_t (*value)(const Stage&)) const;  // every slot's every stage
   // Every configured route, for re-selection when a port goes down or up (routes.cc).
   struct RouteCandidate {
     uint32_t nh;
