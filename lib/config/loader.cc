@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -23,6 +24,8 @@
 
 #include "pathlab/config/yaml_reader.hpp"
 #include "pathlab/engine/stage_registry.hpp"
+#include "pathlab/stages/link_config.hpp"
+#include "pathlab/stages/match.hpp"
 
 namespace pathlab {
 namespace {
@@ -236,7 +239,7 @@ class Loader {
     cfg.file = file;
     YAML::Node root = parse_yaml(text, file);
     YamlMap top(root, file, "", SourcePos{file, 1, 1});
-    top.only({"process", "routers", "links"});
+    top.only({"process", "routers", "links", "events"});
     if (top.has("process")) {
       YamlMap pm(top.node("process"), file, "process");
       parse_process(pm, cfg.process);
@@ -245,6 +248,7 @@ class Loader {
     auto routers = top.items("routers");
     if (routers.empty()) top.fail("routers", "at least one router is required");
     auto links = top.items("links");
+    auto events = top.items("events");
     top.done();
 
     std::map<std::string, size_t, std::less<>> ids;
@@ -270,6 +274,12 @@ class Loader {
       }
     }
     check_workers(cfg);
+    for (const auto& item : events) {
+      YamlMap em(item.node, file, item.path);
+      cfg.events.push_back(parse_event(em, cfg));
+    }
+    std::stable_sort(cfg.events.begin(), cfg.events.end(),
+                     [](const LinkEvent& a, const LinkEvent& b) { return a.at < b.at; });
     return cfg;
   }
 
@@ -409,11 +419,11 @@ class Loader {
       YamlMap pm(item.node, file_, item.path);
       r.ports.push_back(parse_port(pm, r, addrs));
     }
-    std::set<Ip4Prefix> seen4;
-    std::set<Ip6Prefix> seen6;
+    std::set<std::pair<Ip4Prefix, uint32_t>> seen4;  // (prefix, metric): backups differ in metric
+    std::set<std::pair<Ip6Prefix, uint32_t>> seen6;
     for (const auto& item : routes) {
       YamlMap rm(item.node, file_, item.path);
-      rm.only({"prefix", "via", "port"});
+      rm.only({"prefix", "via", "port", "metric"});
       auto prefix = rm.get<std::string>("prefix");
       if (looks_v6(prefix)) {
         parse_route<V6>(rm, r, seen6);
@@ -436,7 +446,8 @@ class Loader {
 
   PortConfig parse_port(YamlMap& m, const RouterConfig& r,
                         std::map<std::string, std::string>& addrs) {
-    m.only({"name", "device", "mac", "ipv4", "ipv6", "mtu", "queues", "ingress", "egress"});
+    m.only({"name", "device", "mac", "ipv4", "ipv6", "mtu", "queues", "ingress", "egress",
+            "link"});
     PortConfig p;
     p.pos = m.pos();
     p.name = read_name(m, "name");
@@ -463,6 +474,8 @@ class Loader {
     p.rx_queues = m.get_or_in<uint16_t>("queues", 1, 1, 64);
     auto ingress = m.node("ingress");
     auto egress = m.node("egress");
+    const bool has_link = m.has("link");
+    auto link = m.node("link");
     m.done();
     if (!p.ipv6.empty() && p.mtu < 1280) {
       m.fail("mtu", fmt::format("mtu {} is below 1280, the minimum for a port with IPv6", p.mtu));
@@ -471,8 +484,52 @@ class Loader {
       m.fail("queues", "a link port (no device) has exactly 1 queue");
     }
     p.ingress = stage_list(ingress, file_, m.path("ingress"));
-    p.egress = stage_list(egress, file_, m.path("egress"));
+    p.egress = stage_list(egress, file_, m.path("egress"), &p.egress_links);
+    if (has_link) add_link(p, r.id, link, m.path("link"), m.pos("link"));
     return p;
+  }
+
+  // ---- link: (docs/links.md, "link: on ports and links") ---------------------------------------
+
+  // `link:` of a port, or one direction of a ring link: a `link` stage named "link" at the end of
+  // the port's egress chain, after the stages written there.
+  void add_link(PortConfig& p, const std::string& rid, const YAML::Node& node,
+                const std::string& path, const SourcePos& pos) {
+    const std::string full = rid + "." + p.name;
+    auto err = [&](const std::string& msg) { throw ConfigError(pos, path, msg); };
+    if (auto it = port_links_.find(full); it != port_links_.end()) {
+      err(fmt::format("port {} already has a link: at {}", full, it->second));
+    }
+    for (const StageSpec& s : p.egress) {
+      if (s.kind == "link") {
+        err(fmt::format("port {} has both link: and a link stage in its egress chain ({}): "
+                        "keep one",
+                        full, s.path));
+      }
+      if (s.name == "link") {
+        err(fmt::format("port {} has a stage named link in its egress chain ({}): link: adds "
+                        "the stage link; rename that one",
+                        full, s.path));
+      }
+    }
+    static const std::vector<std::string_view> keys = [] {
+      std::vector<std::string_view> k(link_param_keys().begin(), link_param_keys().end());
+      k.push_back("seed");
+      return k;
+    }();
+    YamlMap m(node, file_, path, pos);
+    m.only_keys(keys);
+    const StageCommon c = StageCommon::parse(m);
+    const LinkParams params = parse_link_params(m, LinkParams{});
+    m.done();
+    StageBuilder build = [c, params](const StageSite& site) -> std::unique_ptr<Stage> {
+      LinkParams q = params;
+      q.seed = c.instance_seed(site);
+      return std::make_unique<Link>(q);
+    };
+    p.egress.push_back(StageSpec{"link", "link", std::move(build), pos, path});
+    p.egress_links.push_back(params);
+    port_links_.emplace(full, fmt::format("{}:{}:{} ({})", pos.file, pos.line, pos.column, path));
   }
 
   template <typename F>
@@ -506,20 +563,23 @@ class Loader {
   }
 
   template <typename F>
-  void parse_route(YamlMap& m, RouterConfig& r, std::set<typename F::Prefix>& seen) {
-    m.only({"prefix", "via", "port"});
+  void parse_route(YamlMap& m, RouterConfig& r, std::set<std::pair<typename F::Prefix, uint32_t>>& seen) {
+    m.only({"prefix", "via", "port", "metric"});
     typename F::Route route;
     route.pos = m.pos();
     auto prefix_text = m.get<std::string>("prefix");
     route.prefix = convert<typename F::Prefix>(m.node("prefix"), file_, m.path("prefix"));
     std::optional<std::string> via_text = m.maybe<std::string>("via");
     std::optional<std::string> port = m.maybe<std::string>("port");
+    route.metric = m.get_or_in<uint32_t>("metric", 0, 0, UINT32_MAX);
     m.done();
     if (route.prefix.network() != route.prefix) {
       m.fail("prefix", fmt::format("host bits set in prefix {}", prefix_text));
     }
-    if (!seen.insert(route.prefix).second) {
-      m.fail("prefix", fmt::format("duplicate route prefix {}", prefix_text));
+    if (!seen.insert({route.prefix, route.metric}).second) {
+      m.fail("prefix", route.metric == 0
+                           ? fmt::format("duplicate route prefix {}", prefix_text)
+                           : fmt::format("duplicate route prefix {} with metric {}", prefix_text, route.metric));
     }
     if (!via_text && !port) m.fail("prefix", "a route needs a via, a port, or both");
     const PortConfig* out_port = nullptr;
@@ -619,7 +679,7 @@ class Loader {
   // ---- links ---------------------------------------------------------------------------------
 
   LinkConfig parse_link(YamlMap& m, Config& cfg, std::set<std::string, std::less<>>& names) {
-    m.only({"name", "ends", "ring_size"});
+    m.only({"name", "ends", "ring_size", "link"});
     LinkConfig l;
     l.pos = m.pos();
     l.name = read_name(m, "name");
@@ -632,6 +692,8 @@ class Loader {
     if ((l.ring_size & (l.ring_size - 1)) != 0) {
       m.fail("ring_size", fmt::format("ring_size {} is not a power of two", l.ring_size));
     }
+    const bool has_link = m.has("link");
+    const YAML::Node link = m.node("link");
     m.done();
     PortConfig* port[2] = {};
     for (int i = 0; i < 2; ++i) {
@@ -662,7 +724,163 @@ class Loader {
     }
     port[0]->link = l.name;
     port[1]->link = l.name;
+    if (has_link) {
+      // One map for both directions, or {a_to_b: .., b_to_a: ..}: a_to_b is the a end's egress.
+      YamlMap lm(link, file_, m.path("link"), m.pos("link"));
+      const std::string rid[2] = {l.a_router, l.b_router};
+      if (lm.has("a_to_b") || lm.has("b_to_a")) {
+        lm.only({"a_to_b", "b_to_a"});
+        const char* key[2] = {"a_to_b", "b_to_a"};
+        for (int i = 0; i < 2; ++i) {
+          if (!lm.has(key[i])) continue;
+          const SourcePos at = lm.pos(key[i]);
+          add_link(*port[i], rid[i], lm.node(key[i]), lm.path(key[i]), at);
+        }
+        lm.done();
+      } else {
+        for (int i = 0; i < 2; ++i) add_link(*port[i], rid[i], link, m.path("link"), m.pos("link"));
+      }
+    }
     return l;
+  }
+
+  // ---- events (docs/links.md, "Events") ------------------------------------------------------
+
+  // "5s", "1.5s", "250ms", "100us", "0": a time after the start of forwarding.
+  static Nanos parse_time(YamlMap& m, std::string_view key) {
+    const std::string s = m.get<std::string>(key);
+    auto bad = [&] { m.fail(key, fmt::format("'{}' is not a time (e.g. 5s, 1.5s, 250ms)", s)); };
+    size_t i = 0;
+    while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
+    double v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + i, v);
+    if (i == 0 || ec != std::errc() || end != s.data() + i) bad();
+    const std::string_view unit = std::string_view(s).substr(i);
+    double mult = 0;
+    if (unit == "s") {
+      mult = 1e9;
+    } else if (unit == "ms") {
+      mult = 1e6;
+    } else if (unit == "us") {
+      mult = 1e3;
+    } else if (unit == "ns") {
+      mult = 1;
+    } else if (unit.empty() && v == 0) {
+      mult = 1;
+    } else {
+      bad();
+    }
+    const double ns = std::round(v * mult);
+    if (!(ns <= 30 * 86400e9)) m.fail(key, fmt::format("{} is later than 30 days", s));
+    return static_cast<Nanos>(ns);
+  }
+
+  // The ports whose egress `link` stages an event acts on: "router.port" is that port (and, for
+  // down/up, the other end of its ring link); a link name is both ends.
+  std::vector<const PortConfig*> event_ports(YamlMap& m, const Config& cfg,
+                                             const std::string& target, bool whole,
+                                             std::vector<std::string>& names) {
+    std::vector<std::pair<std::string, std::string>> ends;  // router, port
+    const LinkConfig* ring = nullptr;
+    if (auto dot = target.find('.'); dot != std::string::npos) {
+      const std::string rid = target.substr(0, dot), pname = target.substr(dot + 1);
+      const RouterConfig* r = nullptr;
+      for (const auto& x : cfg.routers) {
+        if (x.id == rid) r = &x;
+      }
+      if (r == nullptr) m.fail("link", fmt::format("no router {} (expected router.port or a link name)", rid));
+      const PortConfig* p = find_port(*r, pname);
+      if (p == nullptr) m.fail("link", fmt::format("no port {} in router {}", pname, rid));
+      ends.emplace_back(rid, pname);
+      if (whole && !p->link.empty()) {
+        for (const auto& l : cfg.links) {
+          if (l.name == p->link) ring = &l;
+        }
+      }
+    } else {
+      for (const auto& l : cfg.links) {
+        if (l.name == target) ring = &l;
+      }
+      if (ring == nullptr) {
+        m.fail("link", fmt::format("no link named {} (expected router.port or a link name)", target));
+      }
+    }
+    if (ring != nullptr) {
+      ends = {{ring->a_router, ring->a_port}, {ring->b_router, ring->b_port}};
+    }
+    std::vector<const PortConfig*> out;
+    for (const auto& [rid, pname] : ends) {
+      for (const auto& r : cfg.routers) {
+        if (r.id != rid) continue;
+        out.push_back(find_port(r, pname));
+        names.push_back(rid + "." + pname);
+      }
+    }
+    return out;
+  }
+
+  LinkEvent parse_event(YamlMap& m, const Config& cfg) {
+    m.only({"at", "link", "down", "set"});
+    LinkEvent e;
+    e.pos = m.pos();
+    e.path = m.path();
+    if (!m.has("at")) m.fail("at", "missing required key");
+    if (!m.has("link")) m.fail("link", "missing required key");
+    e.at = parse_time(m, "at");
+    e.target = m.get<std::string>("link");
+    if (m.has("down") && m.has("set")) {
+      m.fail("set", "an event has down: or set:, not both (make two events)");
+    }
+    if (!m.has("down") && !m.has("set")) m.fail("link", "an event needs down: true|false or set: {...}");
+    std::vector<std::string> names;
+    if (m.has("down")) {
+      e.down = m.get<bool>("down");
+      e.what = *e.down ? "down" : "up";
+      const auto ports = event_ports(m, cfg, e.target, true, names);
+      for (size_t i = 0; i < ports.size(); ++i) {
+        if (ports[i]->egress_links.empty()) {
+          m.fail("link", fmt::format("{} has no link stage to take down: give it link: "
+                                     "(link: {{}} holds nothing back)",
+                                     names[i]));
+        }
+      }
+      m.done();
+      return e;
+    }
+    const YAML::Node set = m.node("set");
+    const std::string file = file_, path = m.path("set");
+    const SourcePos pos = m.pos("set");
+    {
+      YamlMap sm(set, file, path, pos);
+      sm.only_keys(link_param_keys());
+      const auto keys = link_param_keys();
+      if (std::none_of(keys.begin(), keys.end(), [&](std::string_view k) { return sm.has(k); })) {
+        m.fail("set", "set: needs at least one link key (rate, delay, loss, ...)");
+      }
+    }
+    e.set = [set, file, path, pos](const LinkParams& current) {
+      YamlMap sm(set, file, path, pos);
+      sm.only_keys(link_param_keys());
+      const LinkParams p = parse_link_params(sm, current);
+      sm.done();
+      return p;
+    };
+    YAML::Emitter text;
+    text << YAML::Flow << set;
+    e.what = std::string("set ") + text.c_str();
+    const auto ports = event_ports(m, cfg, e.target, false, names);
+    bool any = false;
+    for (const PortConfig* p : ports) {
+      // Checked over the configured parameters; at run time it applies over the current ones.
+      for (const LinkParams& lp : p->egress_links) e.set(lp);
+      any = any || !p->egress_links.empty();
+    }
+    if (!any) {
+      m.fail("link", fmt::format("{} has no link stage to change: give it link:",
+                                 names.size() == 1 ? names[0] : "link " + e.target));
+    }
+    m.done();
+    return e;
   }
 
   // ---- workers -------------------------------------------------------------------------------
@@ -710,7 +928,8 @@ class Loader {
   // unique in the chain: `name:` if given, else the kind, with _N (0-based, by order) when the
   // kind repeats without names.
   std::vector<StageSpec> stage_list(const YAML::Node& list, const std::string& file,
-                                    const std::string& path) {
+                                    const std::string& path,
+                                    std::vector<LinkParams>* links = nullptr) {
     const std::vector<StageYaml> entries = expand(list, file, path);
     std::map<std::string, int> unnamed;
     for (const auto& e : entries) {
@@ -731,6 +950,11 @@ class Loader {
       }
       out.push_back(StageSpec{e.kind, name, StageRegistry::instance().parse(e, e.pos.file), e.pos,
                               e.path});
+      if (links != nullptr && e.kind == "link") {
+        // Parsed once more (the registry's parser accepted it) for the checks of link events.
+        YamlMap lm = stage_params(e, e.pos.file);
+        links->push_back(parse_link_params(lm, LinkParams{}));
+      }
     }
     return out;
   }
@@ -858,6 +1082,7 @@ class Loader {
   std::map<std::string, std::vector<StageYaml>> pipelines_;
   std::vector<std::string> stack_;  // pipelines being expanded, outermost first
   std::vector<std::pair<YAML::Node, StageYaml>> stage_maps_;
+  std::map<std::string, std::string> port_links_;  // "router.port" -> where its link: is
 };
 
 }  // namespace

@@ -263,6 +263,10 @@ void YamlMap::done() const {
 }
 
 void YamlMap::only(std::initializer_list<std::string_view> keys) const {
+  only_keys(std::span<const std::string_view>(keys.begin(), keys.size()));
+}
+
+void YamlMap::only_keys(std::span<const std::string_view> keys) const {
   for (const auto& e : entries_) {
     if (std::find(keys.begin(), keys.end(), e.key) == keys.end()) {
       SourcePos p = pos_of(e.key_node, file_);

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstring>
+#include <future>
 #include <mutex>
 #include <stdexcept>
 
@@ -146,11 +147,17 @@ Dataplane::Dataplane(const Config& cfg) : cfg_(cfg) {
   nworkers_ = static_cast<unsigned>(cfg_.process.workers.size());
 }
 
+struct Dataplane::LinkRequest {
+  std::string text;
+  std::promise<std::string> reply;
+};
+
 Dataplane::~Dataplane() {
   stop();
   if (started_once_) {
     set_telemetry_source({});
     set_telemetry_mbufs({});
+    set_telemetry_links({}, {});  // waits for a command in progress
   }
   control_.reset();
   owned_.clear();
@@ -360,15 +367,15 @@ void install_routes(Router& r, const RouterConfig& rc) {
           fail(fmt::format("router {}: more gateways and static neighbours than process.neighbours.max_entries", r.id));
         }
       }
-      add(rt.prefix, r.add_nexthop(h));
+      add(rt.prefix, r.add_nexthop(h), rt.metric);
     }
   };
   add_routes(
       rc.routes4, [](const PortRt& p) -> const auto& { return p.ip4; }, neigh_key4,
-      [&](const Ip4Prefix& p, uint32_t nh) { r.add_route4(p, nh); });
+      [&](const Ip4Prefix& p, uint32_t nh, uint32_t metric) { r.add_route4(p, nh, metric); });
   add_routes(
       rc.routes6, [](const PortRt& p) -> const auto& { return p.ip6; }, neigh_key6,
-      [&](const Ip6Prefix& p, uint32_t nh) { r.add_route6(p, nh); });
+      [&](const Ip6Prefix& p, uint32_t nh, uint32_t metric) { r.add_route6(p, nh, metric); });
   for (const auto& n : rc.neighbours4) r.add_static_neighbour(neigh_key4(port_of(n.port), n.ip), n.mac);
   for (const auto& n : rc.neighbours6) r.add_static_neighbour(neigh_key6(port_of(n.port), n.ip), n.mac);
 }
@@ -448,6 +455,7 @@ void Dataplane::build() {
   setup_rcu();
   setup_routers();
   setup_workers();
+  links_ = std::make_unique<LinkControl>(cfg_, routers_, nworkers_);
 }
 
 void Dataplane::launch() {
@@ -457,6 +465,8 @@ void Dataplane::launch() {
   }
   set_telemetry_source([this] { return totals(); });
   set_telemetry_mbufs([this] { return mbufs(); });
+  set_telemetry_links([this] { return links_->report(); },
+                      [this](const std::string& text) { return link_command(text); });
   started_once_ = true;
   stop_ = false;
   for (auto& w : workers_) {
@@ -464,6 +474,48 @@ void Dataplane::launch() {
     if (rc != 0) fail(fmt::format("lcore {}: launch failed", w->lcore));
   }
   started_ = true;
+  launched_at_ = Clock::now();
+}
+
+// The telemetry thread: hands the command to the control path (run()) and waits for its answer.
+std::string Dataplane::link_command(const std::string& text) {
+  auto req = std::make_shared<LinkRequest>();
+  req->text = text;
+  std::future<std::string> answer = req->reply.get_future();
+  {
+    std::lock_guard<std::mutex> g(link_lock_);
+    link_requests_.push_back(req);
+  }
+  if (answer.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+    std::lock_guard<std::mutex> g(link_lock_);
+    auto it = std::find(link_requests_.begin(), link_requests_.end(), req);
+    if (it != link_requests_.end()) {
+      link_requests_.erase(it);
+      return "error: the control path did not take the command within 2 s (pathlab stopping?)";
+    }
+  }
+  return answer.get();  // taken: it is being answered
+}
+
+unsigned Dataplane::serve_link_requests() {
+  unsigned n = 0;
+  for (;;) {
+    std::shared_ptr<LinkRequest> req;
+    {
+      std::lock_guard<std::mutex> g(link_lock_);
+      if (link_requests_.empty()) return n;
+      req = std::move(link_requests_.front());
+      link_requests_.pop_front();
+    }
+    std::string reply;
+    try {
+      reply = links_->command(req->text);
+    } catch (const std::exception& e) {
+      reply = std::string("error: ") + e.what();
+    }
+    req->reply.set_value(std::move(reply));
+    ++n;
+  }
 }
 
 void Dataplane::run(double duration_s, double stats_interval_s, const std::atomic<bool>& stop_signal) {
@@ -473,7 +525,12 @@ void Dataplane::run(double duration_s, double stats_interval_s, const std::atomi
   while (!stop_signal.load()) {
     const auto now = Clock::now();
     if (duration_s > 0 && std::chrono::duration<double>(now - t0).count() >= duration_s) break;
-    const unsigned handled = control_->poll();
+    unsigned handled = control_->poll();
+    handled += serve_link_requests();
+    if (links_->events_left() != 0) {
+      links_->run_events(static_cast<Nanos>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now - launched_at_).count()));
+    }
     if (stats_interval_s > 0 && now >= next_stats) {
       print_stats(stats_interval_s);
       next_stats += std::chrono::duration<double>(stats_interval_s);
@@ -516,6 +573,7 @@ RouterTotals Dataplane::totals(const Router& r) const { return router_totals(r, 
 std::vector<RouterTotals> Dataplane::totals() const {
   std::vector<RouterTotals> all;
   for (const Router* r : routers_) all.push_back(totals(*r));
+  name_link_directions(all, cfg_);
   return all;
 }
 

@@ -66,10 +66,26 @@ uint32_t mbuf_room(const Config& cfg) {
   return std::max<uint32_t>(RTE_MBUF_DEFAULT_BUF_SIZE, max_mtu + RTE_ETHER_HDR_LEN + 8 + RTE_PKTMBUF_HEADROOM);
 }
 
-// Mbufs in flight: every live token's chunk, twice over, and slack.
+// A config with a `link` stage (today the only stage that holds packets; replay_eal_args sizes
+// memory before any stage is built, so this goes by the config).
+bool config_holds(const Config& cfg) {
+  for (const auto& r : cfg.routers) {
+    for (const auto& p : r.ports) {
+      for (const auto* chain : {&p.ingress, &p.egress}) {
+        for (const StageSpec& st : *chain) {
+          if (st.kind == "link") return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+// Mbufs in flight: every live token's chunk, twice over, and slack; plus, when links hold
+// packets, as many as a live run's pool (process.mbufs), which is what it could hold live.
 uint32_t pool_size(const Config& cfg, const ReplayOptions& opt) {
   const unsigned tokens = resolve_threads(opt) * kTokensPerThread;
-  return tokens * resolve_chunk(cfg, opt) * 2 + 1024;
+  return tokens * resolve_chunk(cfg, opt) * 2 + 1024 + (config_holds(cfg) ? cfg.process.mbufs : 0);
 }
 
 // One router port in replay: a ring ethdev whose tx queue s is slot s's tap.
@@ -98,7 +114,7 @@ struct Chunk {
 // What one processing slot owns: its worker index in every router and its scratch space.
 struct Slot {
   WorkerIo io;
-  Nanos now = 0;  // engine time of the slot's last burst
+  Nanos now = 0;  // engine time of the slot's last burst (timed replay: never goes back)
   std::vector<std::array<uint64_t, 4>> ctrl;  // per router, by CtrlKind: packets for the control path
   uint64_t big_pkts = 0, big_bytes = 0;        // oversized frames received (and dropped)
   rte_mbuf* buf[kMaxBurst];
@@ -123,7 +139,10 @@ class ReplayEngine {
   void unlimit_icmp();
   rte_mbuf* load(const PcapRecord& rec);
   void process(Chunk& c, Slot& s);
+  void process_timed(Chunk& c, Slot& s);
+  void advance(Chunk& c, Slot& s, Nanos now);
   void settle(Chunk& c, Slot& s, Nanos now);
+  Nanos stamp(const rte_mbuf* m) const { return *RTE_MBUF_DYNFIELD(m, ts_off_, const uint64_t*); }
   void release_held(Chunk& c);
   void write(Chunk& c);
   std::string json() const;
@@ -155,6 +174,7 @@ class ReplayEngine {
   unsigned threads_ = 1;
   unsigned chunk_ = 0;
   std::string serial_reason_;
+  bool timed_ = false;  // some stage holds packets: every packet arrives at its own timestamp
   rte_mempool* pool_ = nullptr;
   int ts_off_ = -1;
   uint64_t ts_flag_ = 0;
@@ -221,8 +241,7 @@ void ReplayEngine::build_port(size_t ri, size_t pi) {
   r.set_port_mac(static_cast<uint8_t>(pi), fallback_port_mac(pc, ri, pi));
   if (!pc.device.empty()) {
     tap.capture = static_cast<int>(captures_.size());
-    captures_.push_back({&r, static_cast<uint8_t>(pi),
-                         std::make_unique<PcapWriter>(replay_output_path(opt_.out, r.id, pc.name), nano_)});
+    captures_.push_back({&r, static_cast<uint8_t>(pi), nullptr});  // the writer comes in build()
   }
 }
 
@@ -285,6 +304,14 @@ void ReplayEngine::build() {
   }
   unlimit_icmp();
 
+  // With a holding stage, replay runs on the capture's clock packet by packet (process_timed),
+  // and departure times are nanoseconds: the files are then nanosecond pcaps whatever the input.
+  for (Router* r : routers_) timed_ = timed_ || r->holds_packets();
+  for (Capture& cap : captures_) {
+    cap.writer = std::make_unique<PcapWriter>(
+        replay_output_path(opt_.out, cap.router->id, cap.router->port(cap.port).name), nano_ || timed_);
+  }
+
   // A stage whose decisions depend on earlier packets needs them all, in order: one thread. So
   // does a stage that holds packets: what it releases goes out with a later chunk of its slot.
   for (Router* r : routers_) {
@@ -319,7 +346,12 @@ void ReplayEngine::build() {
 // Copies one captured frame, at most max_frame_ bytes, into an mbuf.
 rte_mbuf* ReplayEngine::load(const PcapRecord& rec) {
   rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-  if (m == nullptr) fail("mbuf pool exhausted; try a smaller --chunk");
+  if (m == nullptr) {
+    fail(timed_ ? fmt::format("mbuf pool exhausted: stages hold more packets than process.mbufs ({}) allows; "
+                              "raise it",
+                              cfg_.process.mbufs)
+                : std::string("mbuf pool exhausted; try a smaller --chunk"));
+  }
   *RTE_MBUF_DYNFIELD(m, ts_off_, uint64_t*) = rec.ts_ns;
   const auto n = static_cast<uint16_t>(rec.frame.size());
   char* data = rte_pktmbuf_append(m, n);
@@ -332,6 +364,7 @@ rte_mbuf* ReplayEngine::load(const PcapRecord& rec) {
 }
 
 void ReplayEngine::process(Chunk& c, Slot& s) {
+  if (timed_) return process_timed(c, s);
   // Random streams restart from the chunk index: a chunk's fate does not depend on its slot.
   for (Router* r : routers_) r->reseed(s.io.index, c.index);
   const size_t burst = cfg_.process.burst;
@@ -339,7 +372,7 @@ void ReplayEngine::process(Chunk& c, Slot& s) {
   for (size_t off = 0; off < c.in.size(); off += burst) {
     const size_t n = std::min(burst, c.in.size() - off);
     // The capture's clock: a burst arrives at its first packet's timestamp.
-    const Nanos now = c.in[off] != nullptr ? *RTE_MBUF_DYNFIELD(c.in[off], ts_off_, uint64_t*) : c.big[bi].ts;
+    const Nanos now = c.in[off] != nullptr ? stamp(c.in[off]) : c.big[bi].ts;
     // Oversized frames are counted as live input counts a chain (eth/multi_segment, see
     // figures()); the rest of the burst goes on, compacted in place.
     uint16_t k = 0;
@@ -351,10 +384,6 @@ void ReplayEngine::process(Chunk& c, Slot& s) {
         s.big_bytes += c.big[bi++].len;
       }
     }
-    // As a worker loop: what holding stages release by now goes first.
-    for (Router* r : routers_) {
-      if (r->holds_packets()) r->drain(s.io, now);
-    }
     if (k != 0) in_router_->process(s.io, in_port_, c.in.data() + off, k, now);
     settle(c, s, now);
     s.now = now;
@@ -363,22 +392,68 @@ void ReplayEngine::process(Chunk& c, Slot& s) {
   c.big.clear();
 }
 
-// After the last chunk: every held packet is released and sent on, meeting links at the time of
-// its slot's last burst.
-void ReplayEngine::release_held(Chunk& c) {
-  for (const auto& s : slots_) {
-    for (bool more = true; more;) {
-      more = false;
-      for (Router* r : routers_) {
-        if (r->holds_packets() && r->drain(s->io, kForever) != 0) more = true;
+// Some stage holds packets (a link): time is the capture's, packet by packet. A burst is a run of
+// consecutive packets with the same timestamp (at most process.burst), processed at that time,
+// after everything due by then has left. Replay is serial here (holding stages are), so the slot
+// sees every chunk in order and its clock carries over.
+void ReplayEngine::process_timed(Chunk& c, Slot& s) {
+  if (c.index == 0) {
+    for (Router* r : routers_) r->reseed(s.io.index, 0);  // one stream from the start
+  }
+  size_t k = 0, bi = 0;
+  for (rte_mbuf* m : c.in) {
+    if (m != nullptr) {
+      c.in[k++] = m;
+    } else {  // counted, never loaded (figures())
+      ++s.big_pkts;
+      s.big_bytes += c.big[bi++].len;
+    }
+  }
+  const size_t burst = cfg_.process.burst;
+  for (size_t off = 0; off < k;) {
+    const Nanos t = stamp(c.in[off]);
+    size_t n = 1;
+    while (n < burst && off + n < k && stamp(c.in[off + n]) == t) ++n;
+    // Engine time never goes back: a capture out of order has its late records arrive at the
+    // latest time seen (their own timestamps stay on them).
+    const Nanos now = std::max(t, s.now);
+    advance(c, s, now);
+    in_router_->process(s.io, in_port_, c.in.data() + off, static_cast<uint16_t>(n), now);
+    settle(c, s, now);
+    s.now = now;
+    off += n;
+  }
+  c.in.clear();  // the routers own those mbufs now
+  c.big.clear();
+}
+
+// Releases everything due by `now` from every holding stage, in departure order, and moves it
+// on, until nothing more is due: what a router releases may reach a peer that holds it. Each
+// router's release is settled before the next router drains, so a peer later in the config
+// takes it in before it releases its own.
+void ReplayEngine::advance(Chunk& c, Slot& s, Nanos now) {
+  for (bool more = true; more;) {
+    more = false;
+    for (Router* r : routers_) {
+      if (r->holds_packets() && r->drain(s.io, now) != 0) {
+        more = true;
+        settle(c, s, now);
       }
-      settle(c, *s, s->now);
     }
   }
 }
 
+// After the last chunk: every held packet is released and sent on.
+void ReplayEngine::release_held(Chunk& c) {
+  if (!timed_) return;
+  for (const auto& s : slots_) advance(c, *s, kForever);
+}
+
 // Moves what the last burst produced: link frames to the peer router (in a fixed order, until
 // nothing moves), device frames to the chunk's outputs, control-path packets to the counters.
+// Link frames reach the peer at `now`; in a timed replay at their own timestamp (their departure
+// from the link stage that held them, else their arrival) when that is earlier, in runs of
+// equal timestamps.
 void ReplayEngine::settle(Chunk& c, Slot& s, Nanos now) {
   for (bool moved = true; moved;) {
     moved = false;
@@ -387,12 +462,22 @@ void ReplayEngine::settle(Chunk& c, Slot& s, Nanos now) {
         rte_ring* ring = tap.rings[s.io.index];
         unsigned k;
         while ((k = rte_ring_sc_dequeue_burst(ring, reinterpret_cast<void**>(s.buf), kMaxBurst, nullptr)) != 0) {
-          if (tap.peer != nullptr) {
-            tap.peer->process(s.io, tap.peer_port, s.buf, static_cast<uint16_t>(k), now);
-            moved = true;
-          } else {
+          if (tap.peer == nullptr) {
             auto& out = c.out[static_cast<size_t>(tap.capture)];
             out.insert(out.end(), s.buf, s.buf + k);
+            continue;
+          }
+          moved = true;
+          if (!timed_) {
+            tap.peer->process(s.io, tap.peer_port, s.buf, static_cast<uint16_t>(k), now);
+            continue;
+          }
+          for (unsigned off = 0; off < k;) {
+            const Nanos t = stamp(s.buf[off]);
+            unsigned n = 1;
+            while (off + n < k && n < cfg_.process.burst && stamp(s.buf[off + n]) == t) ++n;
+            tap.peer->process(s.io, tap.peer_port, s.buf + off, static_cast<uint16_t>(n), std::min(t, now));
+            off += n;
           }
         }
       }
@@ -417,7 +502,7 @@ void ReplayEngine::write(Chunk& c) {
       for (rte_mbuf* seg = m; seg != nullptr && ns < segs.size(); seg = seg->next) {
         segs[ns++] = {rte_pktmbuf_mtod(seg, const uint8_t*), seg->data_len};
       }
-      w.write(*RTE_MBUF_DYNFIELD(m, ts_off_, uint64_t*), {segs.data(), ns});
+      w.write(stamp(m), {segs.data(), ns});  // as it is now: a link stage writes the departure
       rte_pktmbuf_free(m);
     }
     c.out[j].clear();
@@ -584,8 +669,10 @@ std::string ReplayEngine::text() const {
     if (f.arp + f.nd != 0) {
       out += fmt::format("  consumed by the control path (not replayed): arp {}, nd {}\n", f.arp, f.nd);
     }
-    out += fmt::format("  accounting: rx {} = tx {} + drops {} + consumed {} + held {}: {}\n", f.t.rx(), f.t.tx(),
-                       f.drops(), f.consumed(), f.t.held, f.balanced() ? "balanced" : "NOT BALANCED");
+    // Packets stages made (link duplicates) enter the books beside rx.
+    out += fmt::format("  accounting: rx {}{} = tx {} + drops {} + consumed {} + held {}: {}\n", f.t.rx(),
+                       f.t.created != 0 ? fmt::format(" + created {}", f.t.created) : "", f.t.tx(), f.drops(),
+                       f.consumed(), f.t.held, f.balanced() ? "balanced" : "NOT BALANCED");
   }
   return out;
 }

@@ -30,6 +30,7 @@ Router::Router(uint16_t idx, const RouterConfig& cfg, const ProcessConfig& proc,
   }
   neigh = std::make_unique<NeighbourTable>(tag + "_neigh", proc.nd_max_entries);
   ports.resize(cfg.ports.size());
+  port_down_.assign(cfg.ports.size(), false);
   for (size_t pi = 0; pi < cfg.ports.size(); ++pi) {
     const PortConfig& pc = cfg.ports[pi];
     PortRt& p = ports[pi];
@@ -192,25 +193,6 @@ uint32_t Router::add_nexthop(NextHop h) {
   return static_cast<uint32_t>(nexthops.size() - 1);
 }
 
-void Router::add_route4(const Ip4Prefix& p, uint32_t nh) {
-  // rte_lpm takes depths 1..32.
-  const bool ok = p.len == 0 ? rte_lpm_add(lpm4, 0, 1, nh) == 0 && rte_lpm_add(lpm4, 0x80000000u, 1, nh) == 0
-                             : rte_lpm_add(lpm4, p.network().addr.v, p.len, nh) == 0;
-  if (!ok) throw std::runtime_error(fmt::format("router {}: cannot add route {}", id, to_string(p)));
-}
-
-void Router::add_route6(const Ip6Prefix& p, uint32_t nh) {
-  bool ok;
-  if (p.len == 0) {
-    Ip6Addr lo, hi;
-    hi.b[0] = 0x80;
-    ok = rte_lpm6_add(lpm6, lo.b.data(), 1, nh) == 0 && rte_lpm6_add(lpm6, hi.b.data(), 1, nh) == 0;
-  } else {
-    ok = rte_lpm6_add(lpm6, p.network().addr.b.data(), p.len, nh) == 0;
-  }
-  if (!ok) throw std::runtime_error(fmt::format("router {}: cannot add route {}", id, to_string(p)));
-}
-
 int Router::lookup4(Ip4Addr dst, uint32_t& nh) const { return rte_lpm_lookup(lpm4, dst.v, &nh); }
 
 int Router::lookup6(const Ip6Addr& dst, uint32_t& nh) const {
@@ -230,6 +212,7 @@ void Router::add_static_neighbour(const NeighKey& k, const MacAddr& mac) {
 SharedState& Router::init_shared(rte_rcu_qsbr* qsbr) {
   shared = std::make_unique<SharedState>(fmt::format("r{}", index), qsbr);
   neigh->attach_rcu(qsbr);
+  attach_route_rcu(qsbr);
   return *shared;
 }
 
@@ -271,28 +254,24 @@ RouterCounters Router::counters() const {
   return c;
 }
 
-uint64_t Router::held() const {
+uint64_t Router::sum_over_stages(uint64_t (*value)(const Stage&)) const {
   uint64_t n = 0;
   for (const RouterWorker& rw : workers) {
     for (const auto* chains : {&rw.ingress, &rw.egress}) {
       for (const Chain& ch : *chains) {
-        for (const auto& st : ch.stages()) n += st->held_now();
+        for (const auto& st : ch.stages()) n += value(*st);
       }
     }
   }
   return n;
 }
 
+uint64_t Router::held() const {
+  return sum_over_stages([](const Stage& s) { return s.held_now(); });
+}
+
 uint64_t Router::created() const {
-  uint64_t n = 0;
-  for (const RouterWorker& rw : workers) {
-    for (const auto* chains : {&rw.ingress, &rw.egress}) {
-      for (const Chain& ch : *chains) {
-        for (const auto& st : ch.stages()) n += st->created_count();
-      }
-    }
-  }
-  return n;
+  return sum_over_stages([](const Stage& s) { return s.created_count(); });
 }
 
 void Router::set_icmp_limit(uint64_t rate, uint64_t burst) {

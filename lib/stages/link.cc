@@ -202,7 +202,19 @@ void Link::drop_all_held() {
 
 LinkTotals Link::totals() const {
   auto ld = [](const uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); };
-  return {ld(totals_.accepted), ld(totals_.sojourn_ns), ld(totals_.released), ld(totals_.late_ns)};
+  return {ld(totals_.accepted),       ld(totals_.sojourn_ns),   ld(totals_.released),
+          ld(totals_.late_ns),        ld(totals_.queued_packets), ld(totals_.queued_bytes),
+          ld(totals_.backlog_ns),     ld(totals_.rate_bps),     ld(totals_.drop_ppm)};
+}
+
+void Link::publish(Nanos now) {
+  const LinkState s = state(now);
+  auto st = [](uint64_t& field, uint64_t v) { __atomic_store_n(&field, v, __ATOMIC_RELAXED); };
+  st(totals_.queued_packets, s.queued_packets);
+  st(totals_.queued_bytes, s.queued_bytes);
+  st(totals_.backlog_ns, s.sojourn);
+  st(totals_.rate_bps, static_cast<uint64_t>(s.departure_rate_bps));
+  st(totals_.drop_ppm, static_cast<uint64_t>(s.drop_probability * 1e6));
 }
 
 void Link::reseed(uint64_t s) {
@@ -507,6 +519,7 @@ void Link::process(Batch& b) {
   }
   __atomic_store_n(&totals_.accepted, accepted_, __ATOMIC_RELAXED);
   __atomic_store_n(&totals_.sojourn_ns, sojourn_sum_, __ATOMIC_RELAXED);
+  publish(now);
 }
 
 uint16_t Link::drain(Nanos now, rte_mbuf** out, uint16_t room) {
@@ -537,6 +550,7 @@ uint16_t Link::drain(Nanos now, rte_mbuf** out, uint16_t room) {
     rate_at_ = std::max(rate_at_, now);
     __atomic_store_n(&totals_.released, totals_.released + n, __ATOMIC_RELAXED);
     __atomic_store_n(&totals_.late_ns, totals_.late_ns + late, __ATOMIC_RELAXED);
+    publish(now);
   }
   return n;
 }

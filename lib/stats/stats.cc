@@ -1,12 +1,15 @@
 #include "pathlab/stats/stats.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <mutex>
 
 #include <fmt/format.h>
+
 #include <rte_telemetry.h>
 
 #include "pathlab/router/router.hpp"
+#include "pathlab/stages/link.hpp"
 
 namespace pathlab {
 
@@ -36,6 +39,39 @@ uint64_t RouterTotals::event(std::string_view name) const {
     if (k == name) return v;
   }
   return 0;
+}
+
+LinkTotalsRow link_row(std::span<Link* const> instances) {
+  LinkTotalsRow row;
+  if (instances.empty()) return row;
+  const Stage& s0 = *instances[0];
+  row.stage = s0.name();
+  row.direction = "egress";
+  for (size_t k = 0; k < s0.drop_descs().size(); ++k) {
+    row.counters.emplace_back(std::string(s0.drop_descs()[k].name), 0);
+  }
+  for (size_t k = 0; k < s0.action_descs().size(); ++k) {
+    row.counters.emplace_back(std::string(s0.action_descs()[k].name), 0);
+  }
+  const size_t nd = s0.drop_descs().size();
+  for (const Link* l : instances) {
+    const LinkTotals t = l->totals();
+    row.accepted += t.accepted;
+    row.sojourn_ns += t.sojourn_ns;
+    row.released += t.released;
+    row.late_ns += t.late_ns;
+    row.in_flight += l->held_now();
+    row.queued_packets += t.queued_packets;
+    row.queued_bytes += t.queued_bytes;
+    row.backlog_ns = std::max(row.backlog_ns, t.backlog_ns);
+    row.departure_rate_bps += t.departure_rate_bps;
+    row.drop_ppm = std::max(row.drop_ppm, t.drop_ppm);
+    row.down = row.down || l->down_requested();
+    for (size_t k = 0; k < row.counters.size(); ++k) {
+      row.counters[k].second += k < nd ? l->drop_count(k) : l->action_count(k - nd);
+    }
+  }
+  return row;
 }
 
 RouterTotals router_totals(const Router& r, unsigned nworkers) {
@@ -85,6 +121,21 @@ RouterTotals router_totals(const Router& r, unsigned nworkers) {
       }
     }
   }
+  // Link stages of the egress chains, one row per stage over the workers.
+  for (size_t pi = 0; pi < r.port_count(); ++pi) {
+    const auto port = static_cast<uint8_t>(pi);
+    const size_t n = r.chain(0, port, true).stages().size();
+    for (size_t si = 0; si < n; ++si) {
+      std::vector<Link*> inst;
+      for (unsigned w = 0; w < nworkers; ++w) {
+        if (auto* l = dynamic_cast<Link*>(r.chain(w, port, true).stages()[si].get())) inst.push_back(l);
+      }
+      if (inst.empty()) continue;
+      LinkTotalsRow row = link_row(inst);
+      row.port = r.id + "." + r.port(port).name;
+      t.links.push_back(std::move(row));
+    }
+  }
   t.held = r.held();
   t.created = r.created();
   return t;
@@ -116,6 +167,20 @@ std::string router_json(const RouterTotals& t, const PortJsonExtra& extra) {
   out += fmt::format("],\"drops\":{},\"events\":{},\"consumed\":{},\"held\":{},\"created\":{}",
                      counters_json(t.drops), counters_json(t.events), t.consumed, t.held, t.created);
   if (!t.consumed_by.empty()) out += fmt::format(",\"consumed_by\":{}", counters_json(t.consumed_by));
+  if (!t.links.empty()) {
+    out += ",\"links\":[";
+    for (size_t i = 0; i < t.links.size(); ++i) {
+      const LinkTotalsRow& l = t.links[i];
+      out += fmt::format(
+          "{}{{\"name\":\"{}\",\"stage\":\"{}\",\"link\":\"{}\",\"direction\":\"{}\","
+          "\"down\":{},\"accepted\":{},\"mean_sojourn_ns\":{},\"released\":{},"
+          "\"mean_lateness_ns\":{},\"in_flight\":{},\"counters\":{}}}",
+          i ? "," : "", l.port, l.stage, l.link, l.direction, l.down ? "true" : "false",
+          l.accepted, l.mean_sojourn_ns(), l.released, l.mean_lateness_ns(), l.in_flight,
+          counters_json(l.counters));
+    }
+    out += "]";
+  }
   out += fmt::format(
       ",\"accounting\":{{\"rx\":{},\"created\":{},\"tx\":{},\"drops\":{},\"consumed\":{},"
       "\"held\":{},\"balanced\":{}}}}}",
@@ -255,6 +320,97 @@ void set_telemetry_mbufs(std::function<MbufUse()> source) {
     registered = true;
     rte_telemetry_register_cmd("/pathlab/mbufs", tel_mbufs,
                                "The mbuf pool's size and mbufs in use. Takes no parameters");
+  }
+}
+
+namespace {
+std::mutex g_links_lock;  // held through a command: detaching waits for it
+std::function<std::vector<LinkReport>()> g_links;
+std::function<std::string(const std::string&)> g_link_command;
+
+int tel_links(const char*, const char*, rte_tel_data* d) {
+  std::vector<LinkReport> all;
+  {
+    std::lock_guard<std::mutex> g(g_links_lock);
+    if (!g_links) return -1;
+    all = g_links();
+  }
+  // A dict by name ("r1_east", or "r1_east_NAME" for a link stage named otherwise): DPDK 22.11
+  // takes no dicts in arrays.
+  rte_tel_data_start_dict(d);
+  for (const LinkReport& x : all) {
+    const LinkTotalsRow& l = x.row;
+    rte_tel_data* e = rte_tel_data_alloc();
+    rte_tel_data_start_dict(e);
+    rte_tel_data_add_dict_string(e, "name", l.port.c_str());
+    rte_tel_data_add_dict_string(e, "stage", l.stage.c_str());
+    rte_tel_data_add_dict_string(e, "link", l.link.c_str());
+    rte_tel_data_add_dict_string(e, "direction", l.direction.c_str());
+    rte_tel_data_add_dict_u64(e, "rate_bps", x.rate_bps);
+    rte_tel_data_add_dict_u64(e, "delay_ns", x.delay_ns);
+    rte_tel_data_add_dict_u64(e, "jitter_ns", x.jitter_ns);
+    rte_tel_data_add_dict_u64(e, "down", l.down ? 1 : 0);
+    rte_tel_data_add_dict_u64(e, "in_flight", l.in_flight);
+    rte_tel_data_add_dict_u64(e, "queued_packets", l.queued_packets);
+    rte_tel_data_add_dict_u64(e, "queued_bytes", l.queued_bytes);
+    rte_tel_data_add_dict_u64(e, "backlog_ns", l.backlog_ns);
+    rte_tel_data_add_dict_u64(e, "departure_rate_bps", l.departure_rate_bps);
+    rte_tel_data_add_dict_u64(e, "drop_probability_ppm", l.drop_ppm);
+    rte_tel_data_add_dict_u64(e, "accepted", l.accepted);
+    rte_tel_data_add_dict_u64(e, "sojourn_ns", l.sojourn_ns);
+    rte_tel_data_add_dict_u64(e, "mean_sojourn_ns", l.mean_sojourn_ns());
+    rte_tel_data_add_dict_u64(e, "released", l.released);
+    rte_tel_data_add_dict_u64(e, "late_ns", l.late_ns);
+    rte_tel_data_add_dict_u64(e, "mean_lateness_ns", l.mean_lateness_ns());
+    rte_tel_data* c = rte_tel_data_alloc();
+    rte_tel_data_start_dict(c);
+    for (const auto& [name, v] : l.counters) rte_tel_data_add_dict_u64(c, tel_key(name).c_str(), v);
+    rte_tel_data_add_dict_container(e, "counters", c, 0);
+    std::string key = l.port;
+    if (l.stage != "link") key.append(".").append(l.stage);
+    rte_tel_data_add_dict_container(d, tel_key(key).c_str(), e, 0);
+  }
+  return 0;
+}
+
+// Telemetry strings are JSON text: no quotes, backslashes or control bytes in what we answer.
+std::string tel_text(std::string s) {
+  for (char& c : s) {
+    if (c == '"') c = '\'';
+    if (c == '\\' || static_cast<unsigned char>(c) < 0x20) c = ' ';
+  }
+  if (s.size() >= RTE_TEL_MAX_SINGLE_STRING_LEN) s.resize(RTE_TEL_MAX_SINGLE_STRING_LEN - 1);
+  return s;
+}
+
+int tel_link(const char*, const char* params, rte_tel_data* d) {
+  std::string reply;
+  {
+    std::lock_guard<std::mutex> g(g_links_lock);
+    if (!g_link_command) return -1;
+    reply = g_link_command(params != nullptr ? params : "");
+  }
+  rte_tel_data_string(d, tel_text(reply).c_str());
+  return 0;
+}
+}  // namespace
+
+void set_telemetry_links(std::function<std::vector<LinkReport>()> list,
+                         std::function<std::string(const std::string&)> command) {
+  {
+    std::lock_guard<std::mutex> g(g_links_lock);
+    g_links = std::move(list);
+    g_link_command = std::move(command);
+  }
+  static bool registered = false;
+  if (!registered) {
+    registered = true;
+    rte_telemetry_register_cmd("/pathlab/links", tel_links,
+                               "Every link (link stage of an egress chain): parameters, state and "
+                               "totals. Takes no parameters");
+    rte_telemetry_register_cmd("/pathlab/link", tel_link,
+                               "Changes a link: ROUTER.PORT|LINK down | up | set KEY=VALUE ... "
+                               "(docs/links.md). Answers ok or an error");
   }
 }
 

@@ -310,8 +310,9 @@ def validate_rendered(t, rendered, binary):
                 msg = m.group(3)
                 key, sep, rest = msg.partition(": ")
                 if node is not None and sep and " " not in key:
-                    # translate pathlab's key path into the topology's
-                    sm = re.match(r"^.*?(?:ingress|egress)\[\d+\](.*)$", key)
+                    # translate pathlab's key path into the topology's (what follows a stage
+                    # entry or a `link:` is the same in both)
+                    sm = re.match(r"^.*?(?:(?:ingress|egress)\[\d+\]|\.link(?=\.|$))(.*)$", key)
                     if not key.startswith(node.path):
                         key = node.path + (sm.group(1) if sm else "")
                     msg = f"{key}: {rest}"

@@ -88,6 +88,8 @@ class Port:
         self.host_if = None      # HostIf (host-router links)
         self.root_if = None
         self.vdev = None         # generated net_af_packet device string
+        self.link_node = None    # Node of `link:` (the port's egress link), from the port or
+                                 # from its host-router link
 
     @property
     def full(self):
@@ -107,8 +109,9 @@ class Router:
 
 
 class RLink:
-    def __init__(self, name, a, b, ring_size=None):
+    def __init__(self, name, a, b, ring_size=None, link_node=None):
         self.name, self.a, self.b, self.ring_size = name, a, b, ring_size
+        self.link_node = link_node   # Node of `link:`: one map, or {a_to_b: .., b_to_a: ..}
 
 
 class Check:
@@ -132,6 +135,7 @@ class Topology:
         self.rlinks = []
         self.hhlinks = []            # (HostIf, HostIf)
         self.checks = []
+        self.events = []             # Nodes of `events:`, passed to pathlab
         self.lab = None
         self.lab_id = None
 
@@ -278,7 +282,7 @@ def parse(text, file):
     root = load(text, file)
     t = Topology(file)
     top = root.fields({"name", "description", "auto_routes", "process", "hosts",
-                       "routers", "links", "checks"})
+                       "routers", "links", "checks", "events"})
     if "name" in top:
         t.name = _name(top["name"], "topology")
     if "description" in top:
@@ -314,7 +318,28 @@ def parse(text, file):
         names = set()
         for node in top["checks"].items():
             _parse_check(t, node, names)
+    if "events" in top:
+        for node in top["events"].items():
+            if not node.is_map():
+                node.fail(f"expected an event {{at: TIME, link: ROUTER.PORT|LINK, down: BOOL}} "
+                          f"or {{..., set: {{...}}}}, got {node.kind()}")
+            t.events.append(node)
     return t
+
+
+def _link_map(node):
+    """`link:` must be a map of link parameters (or nothing: a link that holds nothing back);
+    pathlab checks the keys (docs/links.md)."""
+    if not (node.is_map() or node.is_null()):
+        node.fail(f"expected a map of link parameters ({{rate: 100mbit, delay: 10ms, ...}}), "
+                  f"got {node.kind()}")
+    return node
+
+
+def _set_port_link(p, node):
+    if p.link_node is not None:
+        node.fail(f"port {p.full} already has link: (line {p.link_node.line})")
+    p.link_node = _link_map(node)
 
 
 def _parse_process(t, node):
@@ -396,7 +421,7 @@ def _parse_router(t, rid, node, index):
                 pn.fail(f"invalid port name '{pname}': use letters, digits, '_' and '-'",
                         at_key=True)
             pf = pn.fields({"device", "mac", "ipv4", "ipv6", "mtu", "queues", "ingress",
-                            "egress"})
+                            "egress", "link"})
             p = Port(r, pname, pn)
             p.spec = pf
             if "device" in pf:
@@ -415,6 +440,8 @@ def _parse_router(t, rid, node, index):
                 p.queues = pf["queues"].int(1, 64)
             p.ingress = pf.get("ingress")
             p.egress = pf.get("egress")
+            if "link" in pf:
+                _set_port_link(p, pf["link"])
             for key, n in (("ingress", p.ingress), ("egress", p.egress)):
                 if n is not None and not n.is_null() and not n.is_seq():
                     n.fail("expected a list of stages")
@@ -533,7 +560,7 @@ def _parse_link(t, node, i, nets):
 
 def _parse_hrlink(t, node, i, nets):
     f = node.fields({"host", "router", "port", "net4", "net6", "router_ip4", "router_ip6",
-                     "host_ip4", "host_ip6", "host_if", "default_route", "mtu"},
+                     "host_ip4", "host_ip6", "host_if", "default_route", "mtu", "link"},
                     required=("host", "router"))
     _, hname, hsub = _end(t, f["host"], ("host",))
     _, rid, rsub = _end(t, f["router"], ("router",))
@@ -571,11 +598,14 @@ def _parse_hrlink(t, node, i, nets):
     hi.port = p
     hi.default_route = f["default_route"].bool() if "default_route" in f else None
     p.host_if = hi
+    if "link" in f:
+        # the router's egress toward the host (the host's own egress is not emulated)
+        _set_port_link(p, f["link"])
 
 
 def _parse_rlink(t, node, i, nets):
-    f = node.fields({"routers", "net4", "net6", "ip4", "ip6", "name", "ring_size", "mtu"},
-                    required=("routers",))
+    f = node.fields({"routers", "net4", "net6", "ip4", "ip6", "name", "ring_size", "mtu",
+                     "link"}, required=("routers",))
     ends = f["routers"].items()
     if len(ends) != 2:
         f["routers"].fail("expected two ends: [r1, r2] or [r1.port, r2.port]")
@@ -609,7 +639,13 @@ def _parse_rlink(t, node, i, nets):
                 p.mtu = m
     for p in ports:
         p.link = name
-    t.rlinks.append(RLink(name, ports[0], ports[1], ring))
+    link_node = None
+    if "link" in f:
+        link_node = _link_map(f["link"])
+        for p in ports:
+            if p.link_node is not None:
+                f["link"].fail(f"port {p.full} already has link: (line {p.link_node.line})")
+    t.rlinks.append(RLink(name, ports[0], ports[1], ring, link_node))
 
 
 def _parse_hhlink(t, node, i, nets):
@@ -712,14 +748,18 @@ def _parse_router_routes(t, r, node):
         return
     seen = set()
     for rn in f["routes"].items():
-        rf = rn.fields({"prefix", "via", "port"}, required=("prefix",))
+        rf = rn.fields({"prefix", "via", "port", "metric"}, required=("prefix",))
         pfx = _route_prefix(rf["prefix"])
         if pfx == "default":
             rf["prefix"].fail("write 0.0.0.0/0 or ::/0 for a router's default route")
-        if pfx in seen:
-            rf["prefix"].fail(f"duplicate route prefix {pfx}")
-        seen.add(pfx)
+        metric = rf["metric"].int(0, 2**32 - 1) if "metric" in rf else 0
+        if (pfx, metric) in seen:
+            rf["prefix"].fail(f"duplicate route prefix {pfx}"
+                              + (f" with metric {metric}" if metric else ""))
+        seen.add((pfx, metric))
         route = {"prefix": str(pfx)}
+        if metric:
+            route["metric"] = metric
         if "port" in rf:
             pn = rf["port"].text()
             if pn not in r.ports:
@@ -796,7 +836,8 @@ def compute_auto_routes(t):
                         first[v] = addr if u == r.id else first[u]
                         q.append(v)
             connected = {a.network for p in r.ports.values() for a in getattr(p, attr)}
-            explicit = {ipaddress.ip_network(x["prefix"]) for x in r.routes}
+            # Explicit routes replace the automatic one; backups (a metric) add to it.
+            explicit = {ipaddress.ip_network(x["prefix"]) for x in r.routes if not x.get("metric")}
             for net, owners in attached.items():
                 if net in connected or net in explicit:
                     continue
@@ -941,6 +982,8 @@ def render(t, header=()):
                 out.add(f"        mtu: {p.mtu}", p.node)
             if p.queues is not None:
                 out.add(f"        queues: {p.queues}", p.node)
+            if p.link_node is not None:
+                out.add(f"        link: {q(p.link_node.value or {})}", p.link_node)
             for key, sl in (("ingress", p.ingress), ("egress", p.egress)):
                 items = _stage_items(p, sl)
                 if not items:
@@ -952,7 +995,7 @@ def render(t, header=()):
         if routes:
             out.add("    routes:")
             for x, note in routes:
-                body = ", ".join(f"{k}: {q(x[k])}" for k in ("prefix", "via", "port") if k in x)
+                body = ", ".join(f"{k}: {q(x[k])}" for k in ("prefix", "via", "port", "metric") if k in x)
                 out.add(f"      - {{{body}}}{note}", x.get("node"))
         if r.neighbours:
             out.add("    neighbours:")
@@ -962,7 +1005,16 @@ def render(t, header=()):
         out.add("links:")
         for l in t.rlinks:
             extra = f", ring_size: {l.ring_size}" if l.ring_size else ""
-            out.add(f"  - {{name: {l.name}, ends: [{l.a.full}, {l.b.full}]{extra}}}")
+            if l.link_node is None:
+                out.add(f"  - {{name: {l.name}, ends: [{l.a.full}, {l.b.full}]{extra}}}")
+                continue
+            # with `link:` on a line of its own, so that its errors point at the topology's
+            out.add(f"  - {{name: {l.name}, ends: [{l.a.full}, {l.b.full}]{extra},")
+            out.add(f"     link: {q(l.link_node.value or {})}}}", l.link_node)
+    if t.events:
+        out.add("events:")
+        for e in t.events:
+            out.add(f"  - {q(e.value)}", e)
     return out
 
 

@@ -95,6 +95,30 @@ TEST(LoaderGood, MinimalConfigTakesTheDefaults) {
   EXPECT_TRUE(c.links.empty());
 }
 
+// Links in every form, backup routes and events (data/links.yaml, also a config fuzz seed).
+TEST(LoaderGood, LinksRoutesWithMetricsAndEvents) {
+  std::string path = data_dir() + "/links.yaml";
+  Config c = load_config(path, default_pipeline_dirs(path));
+  ASSERT_EQ(c.routers.size(), 2u);
+  const RouterConfig& r1 = c.routers[0];
+  const RouterConfig& r2 = c.routers[1];
+  for (const PortConfig* p : {&r1.ports[0], &r1.ports[1], &r1.ports[2], &r2.ports[0], &r2.ports[1], &r2.ports[2]}) {
+    ASSERT_FALSE(p->egress.empty()) << p->name;
+    EXPECT_EQ(p->egress.back().kind, "link") << p->name;
+    EXPECT_EQ(p->egress.back().name, "link") << p->name;
+  }
+  ASSERT_EQ(r1.routes4.size(), 2u);
+  EXPECT_EQ(r1.routes4[0].metric, 0u);
+  EXPECT_EQ(r1.routes4[1].metric, 10u);
+  EXPECT_EQ(r1.routes4[1].port, "south");
+  ASSERT_EQ(c.events.size(), 3u);
+  EXPECT_EQ(c.events[0].at, 5'000'000'000u);
+  EXPECT_EQ(c.events[0].target, "r1.east");
+  EXPECT_EQ(c.events[0].down, std::optional<bool>(true));
+  EXPECT_EQ(c.events[1].down, std::optional<bool>(false));
+  EXPECT_FALSE(c.events[2].down.has_value());
+}
+
 TEST(LoaderGood, FullTopologyFile) {
   std::string path = data_dir() + "/good.yaml";
   Config c = load_config(path, default_pipeline_dirs(path));
@@ -892,6 +916,25 @@ routers: [{id: r1, ports: [{name: p0, device: x}]}]
       - {prefix: "fd00:3:0::/64", port: p0}
 )",
      "t.yaml:7:18: routers[0].routes[1].prefix: duplicate route prefix fd00:3:0::/64"},
+    {"DuplicateRouteMetric", R"(routers:
+  - id: r1
+    ports:
+      - {name: p0, device: x, ipv4: [10.0.1.1/24]}
+      - {name: p1, device: y, ipv4: [10.0.2.1/24]}
+    routes:
+      - {prefix: 10.0.3.0/24, via: 10.0.1.2, metric: 10}
+      - {prefix: 10.0.3.0/24, via: 10.0.2.2}
+      - {prefix: 10.0.3.0/24, via: 10.0.2.3, metric: 10}
+)",
+     "t.yaml:9:18: routers[0].routes[2].prefix: duplicate route prefix 10.0.3.0/24 with metric 10"},
+    {"RouteMetricNegative", R"(routers:
+  - id: r1
+    ports:
+      - {name: p0, device: x, ipv4: [10.0.1.1/24]}
+    routes:
+      - {prefix: 10.0.3.0/24, via: 10.0.1.2, metric: -1}
+)",
+     "t.yaml:6:54: routers[0].routes[0].metric: -1 is out of range 0..4294967295"},
     {"UnknownRouteKey", R"(routers:
   - id: r1
     ports:

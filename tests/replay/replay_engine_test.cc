@@ -11,8 +11,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <rte_eal.h>
@@ -227,17 +229,18 @@ TEST_F(Replay, UnwritableOutputLeavesNothing) {
 }  // namespace
 
 // A link stage on p1's egress (docs/links.md) runs on the capture's clock: 60 B frames 1 ms
-// apart fit a 1 Mbit/s link (672 us each); ten at once fill its queue of 3. A burst arrives at
-// its first packet's time, so with process.burst 32 the spaced frames arrive together too.
+// apart fit a 1 Mbit/s link (672 us each); ten at once fill its queue of 3. Every packet arrives
+// at its own timestamp, whatever process.burst: the spaced frames all fit with bursts of 32 too.
+// The outputs are nanosecond pcaps in time order.
+static std::string with_link(int burst, const std::string& link) {
+  std::string y = kYaml;
+  y.replace(y.find("burst: 32"), 9, "burst: " + std::to_string(burst));
+  const std::string p1 = "ipv4: 10.0.1.1/24}";
+  y.replace(y.find(p1), p1.size(), "ipv4: 10.0.1.1/24, egress: [{stage: link, " + link + "}]}");
+  return y;
+}
+
 TEST_F(Replay, LinkStageRunsOnTheCaptureClock) {
-  auto with_link = [](int burst) {
-    std::string y = kYaml;
-    y.replace(y.find("burst: 32"), 9, "burst: " + std::to_string(burst));
-    const std::string p1 = "ipv4: 10.0.1.1/24}";
-    y.replace(y.find(p1), p1.size(),
-              "ipv4: 10.0.1.1/24, egress: [{stage: link, rate: 1mbit, queue: {packets: 3}}]}");
-    return y;
-  };
   Bytes spaced = file_header(), together = file_header();
   for (uint32_t i = 0; i < 10; ++i) {
     record(spaced, udp_frame(), SIZE_MAX, i * 1000);
@@ -248,12 +251,59 @@ TEST_F(Replay, LinkStageRunsOnTheCaptureClock) {
     int burst;
     uint64_t sent;
   };
-  for (const Case& c : {Case{&spaced, 1, 10}, Case{&together, 1, 3}, Case{&spaced, 32, 3}}) {
+  for (const Case& c : {Case{&spaced, 1, 10}, Case{&together, 1, 3}, Case{&spaced, 32, 10}, Case{&together, 32, 3}}) {
     input(*c.in);
-    const std::string y = with_link(c.burst);
+    const std::string y = with_link(c.burst, "rate: 1mbit, queue: {packets: 3}");
     const pathlab::ReplayResult r = run(y.c_str());
     EXPECT_TRUE(r.balanced) << summary_;
     EXPECT_EQ(records("p1"), c.sent) << c.burst << summary_;
     EXPECT_EQ(number(summary_, "r1.p1.egress.link.queue_full"), 10 - c.sent) << summary_;
+    pathlab::PcapReader out(pathlab::replay_output_path(opt_.out, "r1", "p1"));
+    EXPECT_TRUE(out.nanosecond());
+    pathlab::PcapRecord rec;
+    uint64_t last = 0;
+    while (out.next(rec)) {
+      EXPECT_GE(rec.ts_ns, last);
+      last = rec.ts_ns;
+    }
+  }
+}
+
+// With a holding stage the output does not depend on --chunk or --threads: the link's random
+// stream runs from the start, in order (not reseeded per chunk), and frames larger than an mbuf
+// in the middle of the capture change nothing but the counters.
+TEST_F(Replay, LinkReplayIsTheSameForAnyChunk) {
+  Bytes b = file_header();
+  const Bytes big(65535, 0xee);
+  for (uint32_t i = 0; i < 400; ++i) {
+    record(b, i % 7 == 3 ? big : udp_frame(), SIZE_MAX, i / 3 * 300);  // three at a time, 300 us apart
+  }
+  input(b);
+  const std::string y = with_link(4, "rate: 1mbit, queue: {packets: 5}, loss: {random: 0.3}, seed: 5");
+  const std::string p1 = pathlab::replay_output_path(opt_.out, "r1", "p1");
+  auto slurp = [](const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  std::string first;
+  uint64_t full = 0, lost = 0;
+  for (const auto& [chunk, threads] : {std::pair{1u, 1u}, {4u, 2u}, {64u, 3u}, {1000u, 1u}}) {
+    opt_.chunk = chunk;
+    opt_.threads = threads;
+    const pathlab::ReplayResult r = run(y.c_str());
+    EXPECT_TRUE(r.balanced) << summary_;
+    EXPECT_EQ(number(summary_, "eth/multi_segment"), 57u) << summary_;
+    if (first.empty()) {
+      first = slurp(p1);
+      full = number(summary_, "r1.p1.egress.link.queue_full");
+      lost = number(summary_, "r1.p1.egress.link.loss");
+      EXPECT_GT(full, 0u);
+      EXPECT_GT(lost, 0u);
+      EXPECT_EQ(records("p1"), 343u - full - lost);
+    } else {
+      EXPECT_EQ(slurp(p1), first) << "chunk " << chunk << ", threads " << threads;
+      EXPECT_EQ(number(summary_, "r1.p1.egress.link.queue_full"), full);
+      EXPECT_EQ(number(summary_, "r1.p1.egress.link.loss"), lost);
+    }
   }
 }

@@ -211,5 +211,76 @@ TEST(RouteForward, MixedBurst) {
   EXPECT_TRUE(lab.balanced());
 }
 
+
+// Routes with metrics: the lowest metric whose port is up is installed. A port going down
+// withdraws every route over it (connected, static, default) and the backups take over; up
+// again, the preferred routes return. The router's own addresses stay local throughout.
+TEST(RouteFailover, BackupTakesOverWhileAPortIsDown) {
+  Lab lab;
+  Router& r = lab.r();
+  const uint32_t on1 = r.add_nexthop({kConn, 1, NeighbourTable::kNone});
+  const uint32_t on2 = r.add_nexthop({kConn, 2, NeighbourTable::kNone});
+  const Ip4Prefix p4 = *parse_ip4_prefix("198.51.100.0/24");
+  const Ip6Prefix p6 = *parse_ip6_prefix("2001:db8:99::/48");
+  r.add_route4(p4, on2, 10);  // the backup first: the preferred one replaces it
+  r.add_route4(p4, on1, 1);
+  r.add_route6(p6, on2, 10);
+  r.add_route6(p6, on1, 1);
+  auto hop4 = [&](const char* a) {
+    uint32_t nh = 0;
+    return r.lookup4(*parse_ip4(a), nh) == 0 ? static_cast<int>(nh) : -1;
+  };
+  auto hop6 = [&](const char* a) {
+    uint32_t nh = 0;
+    return r.lookup6(*parse_ip6(a), nh) == 0 ? static_cast<int>(nh) : -1;
+  };
+  auto port4 = [&](const char* a) { return hop4(a) < 0 ? -1 : int{r.nexthop(static_cast<uint32_t>(hop4(a))).port}; };
+  EXPECT_EQ(hop4("198.51.100.7"), static_cast<int>(on1));
+  EXPECT_EQ(hop6("2001:db8:99::7"), static_cast<int>(on1));
+  EXPECT_EQ(port4("10.0.1.77"), 1);
+  EXPECT_EQ(port4("192.168.0.1"), 1);  // the /16 via 10.0.1.2
+
+  EXPECT_TRUE(r.port_up(1));
+  EXPECT_GE(r.set_port_up(1, false), 4u);
+  EXPECT_FALSE(r.port_up(1));
+  EXPECT_EQ(hop4("198.51.100.7"), static_cast<int>(on2));
+  EXPECT_EQ(hop6("2001:db8:99::7"), static_cast<int>(on2));
+  EXPECT_EQ(port4("10.0.1.77"), 2) << "the connected /24 is withdrawn: the default route over p2";
+  EXPECT_EQ(port4("192.168.0.1"), 2);
+  EXPECT_STREQ(kind_name(r.nexthop(static_cast<uint32_t>(hop4("10.0.1.1"))).kind), "local");
+  EXPECT_EQ(r.set_port_up(1, false), 0u) << "already down";
+
+  r.set_port_up(2, false);  // no route left to the prefix, nor a default
+  EXPECT_EQ(hop4("198.51.100.7"), -1);
+  EXPECT_EQ(hop6("2001:db8:99::7"), -1);
+  EXPECT_EQ(hop4("8.8.8.8"), -1);
+
+  r.set_port_up(2, true);
+  r.set_port_up(1, true);
+  EXPECT_EQ(hop4("198.51.100.7"), static_cast<int>(on1));
+  EXPECT_EQ(hop6("2001:db8:99::7"), static_cast<int>(on1));
+  EXPECT_EQ(port4("10.0.1.77"), 1);
+  EXPECT_EQ(port4("8.8.8.8"), 2);
+}
+
+// The same through the data path: 192.168.7.7 leaves by p1 (the /16 via H1), by p2 (the default
+// route via GW) while p1 is down, and by p1 again once it is back.
+TEST(RouteFailover, TrafficFollowsTheInstalledRoute) {
+  ASSERT_TRUE(frames_loaded()) << frames_path();
+  Lab lab;
+  const Bytes in = frame("unres_gw4");
+  lab.rx(P0, in);
+  EXPECT_EQ(lab.tx(P1).size(), 1u);
+  lab.r().set_port_up(1, false);
+  lab.rx(P0, in);
+  EXPECT_EQ(lab.tx(P1).size(), 0u);
+  EXPECT_EQ(lab.tx(P2).size(), 1u);
+  lab.r().set_port_up(1, true);
+  lab.rx(P0, in);
+  EXPECT_EQ(lab.tx(P1).size(), 1u);
+  EXPECT_EQ(lab.tx(P2).size(), 0u);
+  EXPECT_TRUE(lab.balanced());
+}
+
 }  // namespace
 }  // namespace pltest

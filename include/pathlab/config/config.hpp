@@ -3,12 +3,14 @@
 // One file holds the process settings, one or more routers, and the links between them.
 // See docs/config.md for the YAML form and the defaults.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "pathlab/engine/stage.hpp"
 #include "pathlab/net/addr.hpp"
+#include "pathlab/stages/link.hpp"
 
 namespace pathlab {
 
@@ -39,6 +41,10 @@ struct PortConfig {
   uint16_t rx_queues = 1;
   std::vector<StageSpec> ingress;
   std::vector<StageSpec> egress;
+  // The configured parameters of every `link` stage in `egress`, in chain order: the one from
+  // `link:` (on the port or on its link, always last) and any written as `- stage: link`. Seeds
+  // are not resolved here. For checking link events at load (docs/links.md, "Events").
+  std::vector<LinkParams> egress_links;
   SourcePos pos;
 };
 
@@ -46,6 +52,7 @@ struct Route4 {
   Ip4Prefix prefix;
   std::optional<Ip4Addr> via;   // next hop; none means directly connected through `port`
   std::string port;             // required when via is absent; else resolved from the via subnet
+  uint32_t metric = 0;          // lowest wins among routes to one prefix whose port is up
   SourcePos pos;
 };
 
@@ -53,6 +60,7 @@ struct Route6 {
   Ip6Prefix prefix;
   std::optional<Ip6Addr> via;
   std::string port;
+  uint32_t metric = 0;
   SourcePos pos;
 };
 
@@ -123,11 +131,25 @@ struct ProcessConfig {
   uint32_t nd_probe_burst = 100;
 };
 
+// A timed change of a link, run by the main thread (docs/links.md, "Events").
+struct LinkEvent {
+  Nanos at = 0;          // after the start of forwarding
+  std::string target;    // "router.port" (that port's egress link) or a link name (both ways)
+  std::optional<bool> down;  // down: true / false; or
+  // set: the change's keys over the parameters a link instance has then (throws ConfigError
+  // naming the event's file position); empty for down/up.
+  std::function<LinkParams(const LinkParams& current)> set;
+  std::string what;      // for the log: "down", "up", "set {rate: 10mbit}"
+  SourcePos pos;
+  std::string path;      // "events[2]"
+};
+
 struct Config {
   std::string file;
   ProcessConfig process;
   std::vector<RouterConfig> routers;
   std::vector<LinkConfig> links;
+  std::vector<LinkEvent> events;  // sorted by `at`; ties in file order
 };
 
 }  // namespace pathlab

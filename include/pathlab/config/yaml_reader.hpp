@@ -13,6 +13,7 @@
 #include <initializer_list>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -79,6 +80,8 @@ class YamlMap {
   // Throws now for the first key (in file order) not in `keys`. Call it before reading required
   // keys, so that a misspelt key is reported as unknown rather than as a missing required one.
   void only(std::initializer_list<std::string_view> keys) const;
+  // The same for a key list built at run time (e.g. link_param_keys() plus "seed").
+  void only_keys(std::span<const std::string_view> keys) const;
 
  private:
   struct Entry {

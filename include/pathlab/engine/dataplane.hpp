@@ -3,7 +3,10 @@
 // Set-up runs on the main lcore after rte_eal_init; workers run on the other lcores; the main
 // lcore then runs the control path and the stats timer.
 #include <atomic>
+#include <chrono>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +18,7 @@ struct rte_rcu_qsbr;
 
 #include "pathlab/config/config.hpp"
 #include "pathlab/engine/clock.hpp"
+#include "pathlab/engine/link_control.hpp"
 #include "pathlab/control/control.hpp"
 #include "pathlab/router/router.hpp"
 #include "pathlab/stats/stats.hpp"
@@ -75,7 +79,8 @@ class Dataplane {
     build();
     launch();
   }
-  // Runs the control path until stop is set or duration ends (0: forever).
+  // Runs the control path until stop is set or duration ends (0: forever): control messages,
+  // link commands from telemetry, the config's link events (timed from launch()), stats.
   void run(double duration_s, double stats_interval_s, const std::atomic<bool>& stop_signal);
   // Stops workers and ports.
   void stop();
@@ -84,6 +89,8 @@ class Dataplane {
   Router* router(std::string_view id) const;
   // For tests and benchmarks that drive a built (not launched) dataplane from one thread.
   Control& control() { return *control_; }
+  // The links (after build): control-path calls from the main thread only.
+  LinkControl& links() { return *links_; }
   Worker& worker(unsigned i) { return *workers_[i]; }
   rte_mempool* pool() const { return pool_; }
   RouterTotals totals(const Router& r) const;
@@ -103,6 +110,10 @@ class Dataplane {
   [[gnu::cold]] void setup_workers();
   void print_stats(double interval_s);
   void drain_rings();
+  // /pathlab/link commands: the telemetry thread queues them, run() answers them.
+  struct LinkRequest;
+  std::string link_command(const std::string& text);
+  unsigned serve_link_requests();
 
   Config cfg_;
   unsigned nworkers_ = 0;
@@ -113,6 +124,10 @@ class Dataplane {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<rte_ring*> rings_;
   std::unique_ptr<Control> control_;
+  std::unique_ptr<LinkControl> links_;
+  std::mutex link_lock_;
+  std::deque<std::shared_ptr<LinkRequest>> link_requests_;
+  std::chrono::steady_clock::time_point launched_at_{};
   std::vector<uint16_t> eth_ports_;
   std::atomic<bool> stop_{false};
   bool started_ = false;

@@ -4,6 +4,8 @@
 //   eth_input -> ip_input -> ingress stages -> forward (route lookup, local delivery, TTL, MTU;
 //   icmp_error) -> output (egress stages, neighbour + L2 rewrite) -> tx.
 #include <array>
+#include <map>
+#include <mutex>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -184,9 +186,16 @@ class Router {
   uint32_t add_nexthop(NextHop h);
   const NextHop& nexthop(uint32_t nh) const { return nexthops[nh]; }
   size_t nexthop_count() const { return nexthops.size(); }
-  // Throw std::runtime_error when the table refuses. A /0 is installed as two /1s.
-  void add_route4(const Ip4Prefix& p, uint32_t nh);
-  void add_route6(const Ip6Prefix& p, uint32_t nh);
+  // Throw std::runtime_error when the table refuses. A /0 is installed as two /1s. Of the
+  // routes to one prefix, the one with the lowest metric whose port is up is installed; the
+  // first added wins a tie (routes.cc).
+  void add_route4(const Ip4Prefix& p, uint32_t nh, uint32_t metric = 0);
+  void add_route6(const Ip6Prefix& p, uint32_t nh, uint32_t metric = 0);
+  // Control path (any thread): the link of a port went down or came back. Routes over it are
+  // withdrawn and the best remaining route to each prefix takes over; up, they return.
+  // Returns how many prefixes changed their installed route.
+  size_t set_port_up(uint8_t port, bool up);
+  bool port_up(uint8_t port) const;
   int lookup4(Ip4Addr dst, uint32_t& nh) const;
   int lookup6(const Ip6Addr& dst, uint32_t& nh) const;
   bool is_local4(uint8_t port, Ip4Addr a) const;
@@ -229,6 +238,27 @@ class Router {
   std::vector<RouterWorker> workers;
   rte_lpm* lpm4 = nullptr;
   rte_lpm6* lpm6 = nullptr;
+  uint64_t sum_over_stages(uint64_t (*value)(const Stage&)) const;  // every slot's every stage
+  // Every configured route, for re-selection when a port goes down or up (routes.cc).
+  struct RouteCandidate {
+    uint32_t nh;
+    uint32_t metric;
+  };
+  struct RouteSet {
+    std::vector<RouteCandidate> candidates;
+    uint32_t installed = kNoNextHop;
+  };
+  std::map<Ip4Prefix, RouteSet> routes4;
+  std::map<Ip6Prefix, RouteSet> routes6;
+  std::vector<bool> port_down_;
+  mutable std::mutex route_mu;  // one writer of the route tables at a time
+  void attach_route_rcu(rte_rcu_qsbr* qsbr);
+  uint32_t best_route(const RouteSet& s) const;
+  void install4(const Ip4Prefix& p, uint32_t nh);  // kNoNextHop: withdraw
+  void install6(const Ip6Prefix& p, uint32_t nh);
+  // Installs the best of set's candidates if it changed; true when it did.
+  template <typename Prefix, typename Install>
+  bool reselect(const Prefix& p, RouteSet& set, Install install);
   bool parse_views = false;  // some chain has a stage: input stores the packet view
   bool holds = false;        // some stage may hold packets: workers call drain() every loop
   std::unique_ptr<SharedState> shared;  // cross-worker stage state

@@ -51,12 +51,17 @@ struct LinkState {
   bool down = false;
 };
 
-// Running totals of a link instance, readable from any thread (relaxed loads).
+// Running totals of a link instance, and its state as the worker last published it (after each
+// burst it took in or released), readable from any thread (relaxed loads).
 struct LinkTotals {
   uint64_t accepted = 0;      // packets that entered the queue (duplicates included)
   uint64_t sojourn_ns = 0;    // sum over accepted packets of their queueing time (first bit - arrival)
   uint64_t released = 0;      // packets released by drain() at a finite time
   uint64_t late_ns = 0;       // sum over them of (drain time - departure time)
+  uint64_t queued_packets = 0, queued_bytes = 0;  // the serializer backlog then
+  uint64_t backlog_ns = 0;    // the sojourn a packet arriving then would have had
+  uint64_t departure_rate_bps = 0;
+  uint64_t drop_ppm = 0;      // drop_probability in parts per million
 };
 
 class Link final : public Stage {
@@ -165,8 +170,10 @@ class Link final : public Stage {
   uint32_t posted_cap_ = 0, posted_qcap_ = 0;  // the control path's view of the ring sizes
   std::unique_ptr<Store> graveyard_;           // a retired store the control path missed
   uint64_t accepted_ = 0, sojourn_sum_ = 0;     // the worker's totals, published in totals_
+  void publish(Nanos now);  // the live part of totals_
   struct alignas(64) Totals {
     uint64_t accepted = 0, sojourn_ns = 0, released = 0, late_ns = 0;
+    uint64_t queued_packets = 0, queued_bytes = 0, backlog_ns = 0, rate_bps = 0, drop_ppm = 0;
   } totals_;
 };
 
