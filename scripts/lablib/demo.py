@@ -515,6 +515,12 @@ def report_bottleneck(t, res, summary):
     ok &= good
     row("the queue adds (mean)", *(f"{v:+.1f} ms" if v is not None else "?"
                                    for v in added.values()), mark(good))
+    def sojourn(which):
+        rows = [x for x in S.router_summary(summaries[which], "r2").get("links", [])
+                if x.get("name") == "r2.east"]
+        return f"{rows[0]['mean_sojourn_ns'] / 1e6:.2f} ms" if rows else "?"
+
+    row("r2.east link: mean sojourn", sojourn("aqm"), sojourn("fifo"))
     for name, what in (("ce_marked", "CE marked"), ("aqm", "AQM drops"),
                        ("queue_full", "tail drops")):
         row(f"r2.east link: {what}", link_counter("aqm", name), link_counter("fifo", name))
