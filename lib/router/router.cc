@@ -217,7 +217,7 @@ SharedState& Router::init_shared(rte_rcu_qsbr* qsbr) {
 }
 
 void Router::install_chain(unsigned slot, uint8_t port, bool egress, Chain chain) {
-  if (!chain.empty()) parse_views = true;
+  for (const auto& st : chain.stages()) parse_views = parse_views || st->reads_view();
   if (chain.holds()) holds = true;
   (egress ? workers[slot].egress : workers[slot].ingress)[port] = std::move(chain);
 }

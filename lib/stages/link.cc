@@ -66,6 +66,25 @@ uint32_t clamp_ring(double n) {
 
 Nanos ceil_ns(unsigned __int128 fx) { return static_cast<Nanos>((fx + 0xffffffffu) >> 32); }
 
+// The IP header from what Ethernet input left in the mbuf (family, l2_len), without the stored
+// view: a link never needs more, and sparing the view saves every packet its parse.
+bool ip_header(rte_mbuf* m, PktView& v) {
+  const uint32_t family = m->packet_type & RTE_PTYPE_L3_MASK;
+  if (family == RTE_PTYPE_L3_IPV4) {
+    v.version = 4;
+  } else if (family == RTE_PTYPE_L3_IPV6) {
+    v.version = 6;
+  } else {
+    return false;
+  }
+  if (m->data_len < m->l2_len + (v.version == 4 ? 20u : 40u)) return false;
+  v.l3 = rte_pktmbuf_mtod_offset(m, uint8_t*, m->l2_len);
+  return true;
+}
+
+// exp(-x) for the EWMAs: first terms of the series for the small steps between bursts.
+double decay(double x) { return x < 1.0 / 64 ? 1.0 - x + 0.5 * x * x : std::exp(-x); }
+
 }  // namespace
 
 std::unique_ptr<Link::Store> Link::make_store(const LinkParams& p, uint32_t min_cap, uint32_t min_qcap) {
@@ -403,7 +422,7 @@ uint8_t Link::aqm_verdict(rte_mbuf* m, Nanos start, Nanos arrival, uint64_t byte
   if (!signal) return kPass;
   if (p_.ecn) {
     PktView v;
-    if (view_l3(m, v)) {
+    if (ip_header(m, v)) {
       const uint8_t tc = traffic_class(v);
       if ((tc & kEcnMask) != 0) {  // ECT(0), ECT(1): now CE; CE stays CE
         if ((tc & kEcnMask) != kEcnMask) set_traffic_class(v, static_cast<uint8_t>(tc | kEcnMask));
@@ -419,7 +438,7 @@ uint8_t Link::aqm_verdict(rte_mbuf* m, Nanos start, Nanos arrival, uint64_t byte
 void Link::corrupt_bit(rte_mbuf* m) {
   PktView v;
   uint32_t l2 = 14;
-  if (view_l3(m, v)) l2 = static_cast<uint32_t>(v.l3 - rte_pktmbuf_mtod(m, uint8_t*));
+  if (ip_header(m, v)) l2 = m->l2_len;
   if (m->data_len <= l2) return;
   const uint64_t bit = next() % (uint64_t{m->data_len - l2} * 8);
   rte_pktmbuf_mtod_offset(m, uint8_t*, l2 + bit / 8)[0] ^= static_cast<uint8_t>(1u << (bit % 8));
@@ -462,7 +481,7 @@ bool Link::enqueue(rte_mbuf* m, Nanos now) {
     last_drop_ = kQueueFull;
     return false;
   }
-  if (lost()) {
+  if (p_.loss != LinkParams::Loss::kNone && lost()) {
     last_drop_ = kLoss;
     return false;
   }
@@ -544,9 +563,8 @@ uint16_t Link::drain(Nanos now, rte_mbuf** out, uint16_t room) {
   }
   if (n != 0 && now != kForever) {
     const double bits = static_cast<double>(bytes + uint64_t{n} * p_.overhead) * 8;
-    const double decay =
-        now > rate_at_ ? std::exp(-static_cast<double>(now - rate_at_) / kRateTau) : 1.0;
-    rate_ewma_ = rate_ewma_ * decay + bits * (1e9 / kRateTau);
+    const double d = now > rate_at_ ? decay(static_cast<double>(now - rate_at_) / kRateTau) : 1.0;
+    rate_ewma_ = rate_ewma_ * d + bits * (1e9 / kRateTau);
     rate_at_ = std::max(rate_at_, now);
     __atomic_store_n(&totals_.released, totals_.released + n, __ATOMIC_RELAXED);
     __atomic_store_n(&totals_.late_ns, totals_.late_ns + late, __ATOMIC_RELAXED);
@@ -569,7 +587,7 @@ LinkState Link::state(Nanos now) {
   s.queued_bytes = wbytes_;
   s.in_flight = count_;
   s.departure_rate_bps =
-      rate_ewma_ * (now > rate_at_ ? std::exp(-static_cast<double>(now - rate_at_) / kRateTau) : 1.0);
+      rate_ewma_ * (now > rate_at_ ? decay(static_cast<double>(now - rate_at_) / kRateTau) : 1.0);
   if (p_.aqm == LinkParams::Aqm::kRed) {
     if (red_avg_ < static_cast<double>(p_.red_min)) {
       s.drop_probability = 0;

@@ -55,6 +55,9 @@ class Stage {
   virtual uint16_t drain(Nanos /*now*/, rte_mbuf** /*out*/, uint16_t /*room*/) { return 0; }
   // Restarts any random stream from `seed` (replay reseeds per chunk for deterministic output).
   virtual void reseed(uint64_t /*seed*/) {}
+  // False when the stage never reads the stored packet view (net/view.hpp): a router whose
+  // chains hold only such stages skips storing it.
+  virtual bool reads_view() const { return true; }
   // True when a packet's fate depends on earlier packets (flow tables, counters in headers):
   // replay then keeps such chains on one thread, in order.
   virtual bool stateful() const { return false; }

@@ -77,6 +77,7 @@ class Link final : public Stage {
   uint16_t drain(Nanos now, rte_mbuf** out, uint16_t room) override;
   void reseed(uint64_t s) override;
   bool stateful() const override { return true; }
+  bool reads_view() const override { return false; }  // finds the IP header itself
 
   // The link state at `now` (engine time). Call from the owning worker only.
   LinkState state(Nanos now);
