@@ -533,8 +533,11 @@ TEST(Link, DuplicatesFollowTheirOriginalAndAreCounted) {
     l.send({frame(128, i)}, kT0 + i * 10'000ull);
     for (uint32_t s : l.release(kT0 + i * 10'000ull)) {
       ++released;
-      if (last && s == *last) ++dups;
-      else EXPECT_EQ(s, last ? *last + 1 : 0u);
+      if (last && s == *last) {
+        ++dups;
+      } else {
+        EXPECT_EQ(s, last ? *last + 1 : 0u);
+      }
       last = s;
     }
   }
@@ -564,7 +567,9 @@ TEST(Link, CorruptionFlipsOneBitOutsideL2) {
     int flipped = 0;
     for (size_t k = 0; k < orig.size(); ++k) {
       const int bits = __builtin_popcount(static_cast<unsigned>(d[k] ^ orig[k]));
-      if (bits != 0) EXPECT_GE(k, 14u);
+      if (bits != 0) {
+        EXPECT_GE(k, 14u);
+      }
       flipped += bits;
     }
     EXPECT_EQ(flipped, 1) << i;
