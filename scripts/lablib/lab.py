@@ -196,7 +196,7 @@ class Lab:
         return self.start()
 
     def __exit__(self, etype, _evalue, _tb):
-        failed = etype is not None and not issubclass(etype, Skip)
+        failed = etype is not None
         if failed and not self._down:
             self._dump()
         self.cleanup(failed=failed)
@@ -401,21 +401,13 @@ class Capture:
         return list(rdpcap(self.path))
 
 
-class Skip(Exception):
-    """Raised by a test that cannot run here (a feature not built yet): main() prints SKIP with
-    the reason and exits 77, meson's code for a skipped test."""
-
-
 def main(fn, cleanup=()):
-    """Run a test fn(); print PASS, FAIL or SKIP (lab.Skip) with the time; exit 0, 1 or 77.
+    """Run a test fn(); print PASS or FAIL with the time; exit 0 or 1.
     Whatever happens, every Lab goes down and each callable in `cleanup` runs."""
     t0 = time.monotonic()
     rc = 0
     try:
         fn()
-    except Skip as e:
-        print(f"SKIP ({time.monotonic() - t0:.1f}s): {e}", flush=True)
-        rc = 77
     except BaseException as e:  # noqa: BLE001 - a test's every failure is a FAIL
         traceback.print_exc()
         print(f"FAIL ({time.monotonic() - t0:.1f}s): {e}", flush=True)

@@ -34,7 +34,7 @@ accuracy:
     0.14%); reordering, with none. The raw delay error and the jitter run's one-way delay are shown, not
     compared.
     The Linux side runs while pathlab has no holding stage (its worker sleeps when idle).
-aqm (skipped, exit 77, where the link stage refuses the `aqm` key):
+aqm:
  4. 100 Mbit/s, 20 ms, `aqm: {type: codel, target: 5ms, interval: 100ms, ecn: true}` both ways,
     one iperf3 flow (`-C cubic`: the machine's default may be BBR, which ignores CE). With ECN
     on both hosts (net.ipv4.tcp_ecn=1) the link CE-marks (`r2.east.egress.link.ce_marked` > 0)
@@ -58,7 +58,7 @@ REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 from lablib import runner as R  # noqa: E402
 from lablib import summary as S  # noqa: E402
-from lablib.lab import PY, Lab, LabFailure, Skip, log, main  # noqa: E402
+from lablib.lab import PY, Lab, LabFailure, log, main  # noqa: E402
 from lablib.tools import parse_ping  # noqa: E402
 
 TOPO = os.path.join(REPO, "topologies", "bottleneck.yaml")
@@ -457,11 +457,7 @@ def aqm():
     with Lab(TOPO) as lab:
         c, s = lab.host("client"), lab.host("server")
         dst = lab.ip4("server")
-        try:
-            lab.restart(coded)
-        except R.ConfigRejected as e:
-            raise Skip("the link stage refuses the `aqm` key (issue 9's AQM is not on this "
-                       f"branch yet):\n{e}") from None
+        lab.restart(coded)
         c.wait_ping(dst)
         base = ping_rtt(c, dst, count=20, ect=True)["min"]
         for k, (what, stages, ecn) in enumerate(runs):
@@ -501,16 +497,9 @@ def test():
     for p in parts:
         if p not in ("accuracy", "aqm"):
             raise LabFailure(f"unknown part {p!r} (accuracy, aqm)")
-    skipped = None
     for p in parts:
         log(f"---- {p}")
-        try:
-            {"accuracy": accuracy, "aqm": aqm}[p]()
-        except Skip as e:
-            skipped = e
-            log(f"{p}: SKIP: {e}")
-    if skipped is not None:
-        raise skipped
+        {"accuracy": accuracy, "aqm": aqm}[p]()
 
 
 if __name__ == "__main__":
