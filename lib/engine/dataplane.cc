@@ -396,6 +396,11 @@ void install_chains(Router& r, const RouterConfig& rc, unsigned workers, int as_
         for (const auto& spec : specs) {
           StageSite site{r.id,    pc.name, egress, pc.mtu,  site_worker,
                          pc.ipv4, pc.ipv6, spec.name, workers, &shared};
+          site.asn = rc.asn;
+          for (const PortConfig& any : rc.ports) {
+            site.port_ip4.push_back(any.ipv4);
+            site.port_ip6.push_back(any.ipv6);
+          }
           stages.push_back(spec.build(site));
           name_stage(*stages.back(), spec.name);
         }
@@ -472,6 +477,7 @@ void Dataplane::launch() {
                       [this](const std::string& text) { return link_command(text); });
   started_once_ = true;
   stop_ = false;
+  if (!workers_.empty()) workers_.front()->clock.set_wall_clock();
   for (auto& w : workers_) {
     const int rc = rte_eal_remote_launch(worker_main, w.get(), w->lcore);
     if (rc != 0) fail(fmt::format("lcore {}: launch failed", w->lcore));

@@ -826,4 +826,7 @@ const StageRegistration kReg{{
 }};
 
 }  // namespace
+uint64_t parse_rate_key(YamlMap& m, std::string_view key) { return parse_rate(m, key); }
+Nanos parse_duration_key(YamlMap& m, std::string_view key) { return parse_duration(m, key); }
+
 }  // namespace pathlab

@@ -1,6 +1,8 @@
 // See harness.hpp.
 #include "harness.hpp"
 
+#include "pathlab/router/meta.hpp"
+
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -88,7 +90,8 @@ rte_mempool* pool() {
     if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) std::abort();
     init_packet_view();
     rte_mempool* mp =
-        rte_pktmbuf_pool_create("stage_test", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+        rte_pktmbuf_pool_create("stage_test", 2047, 0, kMetaSize, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                SOCKET_ID_ANY);
     if (mp == nullptr) std::abort();
     return mp;
   }();
@@ -101,6 +104,7 @@ rte_mbuf* make_mbuf(const Bytes& frame) {
   char* d = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
   if (d == nullptr) throw std::runtime_error("frame too large");
   std::memcpy(d, frame.data(), frame.size());
+  meta(m) = PktMeta{};
   m->packet_type = 0;
   uint16_t off = 12;
   uint16_t type = 0;
@@ -158,11 +162,13 @@ StageRun::StageRun(const std::string& kind, const std::string& yaml_params, cons
 
 StageRun::~StageRun() = default;
 
+Nanos StageRun::now() const { return now_ ? *now_ : TscClock().now(); }
+
 std::vector<Out> StageRun::run(const std::vector<Bytes>& frames) {
   Batch b;
   b.n = 0;
   b.ngen = 0;
-  b.now = TscClock().now();
+  b.now = now();
   for (const auto& f : frames) {
     b.pkts[b.n] = make_mbuf(f);
     b.verdict[b.n++] = 0xaa;  // the stage must write every verdict
@@ -209,7 +215,7 @@ MbufOut run_mbuf(StageRun& s, const Bytes& frame) {
   Batch b;
   b.n = 1;
   b.ngen = 0;
-  b.now = TscClock().now();
+  b.now = s.now();
   b.pkts[0] = make_mbuf(frame);
   b.verdict[0] = 0xaa;
   s.stage().process(b);

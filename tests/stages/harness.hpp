@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <map>
+#include <optional>
 #include <memory>
 #include <span>
 #include <string>
@@ -78,9 +79,13 @@ class StageRun {
   uint64_t drop(std::string_view name) const;
   Stage& stage() { return *stage_; }
   static StageSite default_site();
+  // Engine time of the bursts run from now on; default: the TSC clock.
+  void set_now(Nanos t) { now_ = t; }
+  Nanos now() const;
 
  private:
   std::unique_ptr<Stage> stage_;
+  std::optional<Nanos> now_;
 };
 
 // The frames that came through a burst as the engine keeps them (verdict kPass), in order.

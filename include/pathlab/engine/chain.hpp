@@ -20,6 +20,7 @@ class Chain {
   Chain() = default;
   explicit Chain(std::vector<std::unique_ptr<Stage>> stages) : stages_(std::move(stages)) {
     for (const auto& s : stages_) holds_ = holds_ || s->holds();
+    for (size_t i = 0; i < stages_.size(); ++i) stages_[i]->attach(stages_, i);
     if (holds_) scratch_ = std::make_unique<Batch>();
   }
   bool empty() const { return stages_.empty(); }

@@ -2,7 +2,9 @@
 // Engine time (batch.hpp: Nanos) from the TSC: one multiply and shift per read.
 #include <time.h>
 
+#include <atomic>
 #include <cstdint>
+#include <ctime>
 #include <utility>
 
 #include <rte_cycles.h>
@@ -64,6 +66,11 @@ inline uint64_t engine_tsc_hz() {
   return hz;
 }
 
+// Engine time plus this is Unix time in ns. Live runs set it once at start (set_wall_clock); replay
+// leaves it 0, its engine time being the capture's Unix timestamps. Read by IPIM's time field.
+inline std::atomic<int64_t> g_wall_offset_ns{0};
+inline int64_t wall_offset_ns() { return g_wall_offset_ns.load(std::memory_order_relaxed); }
+
 class TscClock {
  public:
   TscClock() : TscClock(engine_tsc_hz()) {}
@@ -73,6 +80,13 @@ class TscClock {
   }
   // Since the TSC's epoch: the same origin on every worker.
   Nanos now() const { return to_ns(rte_get_tsc_cycles()); }
+  // Ties engine time to CLOCK_REALTIME (see g_wall_offset_ns).
+  void set_wall_clock() const {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    const int64_t real = int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+    g_wall_offset_ns.store(real - static_cast<int64_t>(now()), std::memory_order_relaxed);
+  }
   Nanos to_ns(uint64_t cycles) const {
     return static_cast<Nanos>((static_cast<unsigned __int128>(cycles) * mult_) >> 32);
   }

@@ -39,6 +39,9 @@ struct StageSite {
   std::string name;            // the stage's name in its chain (counter paths)
   unsigned workers = 1;        // instances of this stage, one per worker
   SharedState* shared = nullptr;  // the router's cross-worker state; null in single-worker tools
+  uint32_t asn = 0;                // the router's AS number (0: none)
+  std::vector<std::vector<Ip4Prefix>> port_ip4;  // every port's addresses, by router port index
+  std::vector<std::vector<Ip6Prefix>> port_ip6;
 };
 
 class Stage {
@@ -53,6 +56,9 @@ class Stage {
   // Releases held packets that are due at `now` into out (at most `room`); returns how many.
   // They continue through the rest of the chain. drain(kForever, ...) releases everything.
   virtual uint16_t drain(Nanos /*now*/, rte_mbuf** /*out*/, uint16_t /*room*/) { return 0; }
+  // Called once the chain is built, with the chain and this stage's index in it: a stage that
+  // reads another (ipim reads the link after it) finds it here.
+  virtual void attach(std::span<const std::unique_ptr<Stage>> /*chain*/, size_t /*self*/) {}
   // Restarts any random stream from `seed` (replay reseeds per chunk for deterministic output).
   virtual void reseed(uint64_t /*seed*/) {}
   // False when the stage never reads the stored packet view (net/view.hpp): a router whose

@@ -13,4 +13,9 @@ namespace pathlab {
 LinkParams parse_link_params(YamlMap& m, const LinkParams& base);
 std::span<const std::string_view> link_param_keys();
 
+// One rate ("100mbit": bit/s; 0 = none) or duration ("20ms": ns) key of m, as the link keys
+// take them; fails through m.
+uint64_t parse_rate_key(YamlMap& m, std::string_view key);
+Nanos parse_duration_key(YamlMap& m, std::string_view key);
+
 }  // namespace pathlab

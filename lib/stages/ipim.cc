@@ -1,0 +1,516 @@
+// ipim: a participating IPIM hop on a port's egress (docs/ipim.md, "What a hop does";
+// docs/stages.md, "ipim"). Accumulates into every IPIM option it sees and stamps a slot when
+// triggered or sampled; values come from the link stage later in the same chain.
+//   - stage: ipim
+//     sample: 0.01            # probability of a stamp for packets that ask for sampling
+//     sample_max_queue: 5ms   # no sampled stamps while the egress queue delay is above this
+//     router_id: 10.0.0.1     # or a number; default: unavailable
+//     as: 64500               # default: the router's asn (0: unavailable)
+//     evolution_offset: 7     # default: random from the seed; rotatable by telemetry
+//     capacity: 1gbit         # without a link stage after this one: the capacity to report
+//     participate: true       # false: pass the option untouched, as a legacy router does
+//     malformed: pass         # pass | drop (ipim/malformed)
+//     liar: {queue_scale: 0.1, capacity: 10gbit, others_queue_scale: 10}
+#include <fmt/format.h>
+#include <rte_telemetry.h>
+
+#include <atomic>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "pathlab/config/yaml_reader.hpp"
+#include "pathlab/engine/clock.hpp"
+#include "pathlab/engine/shared.hpp"
+#include "pathlab/engine/stage_registry.hpp"
+#include "pathlab/ipim/hop.hpp"
+#include "pathlab/net/checksum.hpp"
+#include "pathlab/net/ip4_options.hpp"
+#include "pathlab/net/ip6_ext.hpp"
+#include "pathlab/router/meta.hpp"
+#include "pathlab/stages/link.hpp"
+#include "pathlab/stages/link_config.hpp"
+#include "pathlab/stages/match.hpp"
+
+namespace pathlab {
+namespace {
+
+constexpr CounterDesc kDrops[] = {
+    {"malformed", "IPIM option (or the option list holding it) malformed (malformed: drop)"},
+};
+enum Verdict : uint8_t { kVerdictMalformed = 1 };
+
+constexpr CounterDesc kActions[] = {
+    {"seen", "packets carrying an IPIM option"},
+    {"accumulated", "options whose TTL', evolution, capacity and queue fields this hop updated"},
+    {"stamped", "slots written because the packet was sampled"},
+    {"triggered", "slots written because the arrival TTL equalled the target TTL"},
+    {"overflow", "stamps wanted with no free slot (overflow flag set)"},
+    {"sampling_suspended", "sampled stamps skipped because the egress queue was above sample_max_queue"},
+    {"legacy_passed", "options passed untouched (participate: false)"},
+    {"malformed_passed", "malformed options passed untouched (malformed: pass)"},
+    {"lied", "options carrying a liar's values"},
+};
+enum ActionIndex : size_t {
+  kSeen, kAccumulated, kStamped, kTriggered, kOverflow, kSuspended, kLegacy, kMalformedPassed, kLied
+};
+
+struct Liar {
+  double queue_scale = 1;         // own queue delay reported times this
+  uint64_t capacity_bps = 0;      // reported instead of the real capacity (0: the truth)
+  double others_queue_scale = 1;  // earlier hops' performance slots: their queue times this
+  bool any() const { return queue_scale != 1 || capacity_bps != 0 || others_queue_scale != 1; }
+};
+
+struct Params {
+  double sample = 0.01;
+  Nanos sample_max_queue = 0;  // 0: no load rule
+  std::optional<uint32_t> router_id;
+  std::optional<uint32_t> as;
+  std::optional<uint32_t> evolution_offset;
+  uint64_t capacity_bps = 0;
+  bool participate = true;
+  bool drop_malformed = false;
+  Liar liar;
+};
+
+// A router's evolution offset: one for all its ports and workers, rotatable at run time.
+struct RouterIpim {
+  std::string router;
+  std::atomic<uint32_t> offset{0};
+};
+
+// Every router's offset, for the telemetry command.
+class IpimRegistry {
+ public:
+  static IpimRegistry& instance() {
+    static IpimRegistry r;
+    return r;
+  }
+  void add(const std::shared_ptr<RouterIpim>& r) {
+    std::lock_guard<std::mutex> g(mu_);
+    routers_[r->router] = r;
+    if (!registered_) {
+      registered_ = true;
+      rte_telemetry_register_cmd("/pathlab/ipim", command,
+                                 "IPIM evolution offsets: no parameter lists them; ROUTER "
+                                 "rotates that router's to a new random value, ROUTER,VALUE "
+                                 "sets it. Answers the offsets");
+    }
+  }
+
+ private:
+  static int command(const char*, const char* params, rte_tel_data* d) {
+    IpimRegistry& reg = instance();
+    std::lock_guard<std::mutex> g(reg.mu_);
+    const std::string p = params != nullptr ? params : "";
+    if (!p.empty()) {
+      const auto comma = p.find(',');
+      auto it = reg.routers_.find(p.substr(0, comma));
+      auto r = it != reg.routers_.end() ? it->second.lock() : nullptr;
+      if (!r) return -1;
+      uint32_t v = 0;
+      if (comma != std::string::npos) {
+        char* end = nullptr;
+        const unsigned long long x = std::strtoull(p.c_str() + comma + 1, &end, 0);
+        if (end == p.c_str() + comma + 1 || *end != '\0' || x > UINT32_MAX) return -1;
+        v = static_cast<uint32_t>(x);
+      } else {
+        const uint32_t old = r->offset.load(std::memory_order_relaxed);
+        do {
+          v = static_cast<uint32_t>(rte_rdtsc() * 0x9e3779b97f4a7c15ull >> 32) ^ reg.draws_++;
+        } while (v == old);
+      }
+      r->offset.store(v, std::memory_order_relaxed);
+    }
+    rte_tel_data_start_dict(d);
+    for (const auto& [name, w] : reg.routers_) {
+      if (auto r = w.lock()) {
+        rte_tel_data_add_dict_u64(d, name.c_str(), r->offset.load(std::memory_order_relaxed));
+      }
+    }
+    return 0;
+  }
+
+  std::mutex mu_;
+  std::map<std::string, std::weak_ptr<RouterIpim>> routers_;
+  uint32_t draws_ = 1;
+  bool registered_ = false;
+};
+
+// An EWMA of the bits this stage sends, for the available capacity without a link stage.
+class TxRate {
+ public:
+  void add(uint64_t bytes) { bytes_ += bytes; }
+  double bps(Nanos now) {
+    if (last_ == 0) last_ = now;
+    const Nanos dt = now - last_;
+    if (dt >= 1'000'000) {
+      const double inst = static_cast<double>(bytes_) * 8e9 / static_cast<double>(dt);
+      const double a = 1.0 - std::exp(-static_cast<double>(dt) / static_cast<double>(Link::kRateTau));
+      rate_ += a * (inst - rate_);
+      bytes_ = 0;
+      last_ = now;
+    }
+    return rate_;
+  }
+
+ private:
+  uint64_t bytes_ = 0;
+  Nanos last_ = 0;
+  double rate_ = 0;
+};
+
+uint16_t available_code(uint64_t cap, double used) {
+  const double avail = static_cast<double>(cap) - used;
+  return ipim::cap_encode(avail > 0 ? avail : 0);
+}
+
+uint8_t level_of(double p) {
+  if (!(p > 0)) return 0;
+  return static_cast<uint8_t>(std::lround(std::min(p, 1.0) * ipim::kLevelMax));
+}
+
+// Where the option is, or why there is none to touch.
+enum class Found : uint8_t { kNone, kOption, kMalformed };
+
+class Ipim final : public MatchStage {
+ public:
+  Ipim(const StageCommon& c, const StageSite& site, const Params& p,
+       std::shared_ptr<RouterIpim> shared)
+      : MatchStage(kDrops, kActions, c, site),
+        p_(p),
+        shared_(std::move(shared)),
+        sample_(p.sample, c.instance_seed(site) ^ 0x1d1d),
+        port_ip4_(site.port_ip4),
+        port_ip6_(site.port_ip6) {
+    if (!site.ip4.empty()) store_be32(egress4_, site.ip4.front().addr.v);
+    if (!site.ip6.empty()) std::memcpy(egress6_, site.ip6.front().addr.b.data(), 16);
+    has_egress4_ = !site.ip4.empty();
+    has_egress6_ = !site.ip6.empty();
+    const uint32_t as = p.as ? *p.as : site.asn;
+    hop_.router_id = p.router_id ? *p.router_id : ipim::kU32Unavailable;
+    hop_.as = as != 0 ? as : ipim::kU32Unavailable;
+  }
+
+  void attach(std::span<const std::unique_ptr<Stage>> chain, size_t self) override {
+    for (size_t i = self + 1; i < chain.size(); ++i) {
+      if (auto* l = dynamic_cast<Link*>(chain[i].get())) {
+        link_ = l;
+        break;
+      }
+    }
+  }
+
+  void process(Batch& b) override {
+    if (!active()) return pass_all(b);
+    Tally t;
+    if (!p_.participate) {
+      for (uint16_t i = 0; i < b.n; ++i) {
+        b.verdict[i] = kPass;
+        PktView v;
+        if (view_packet(b.pkts[i], v) && match().test(v) && find(v).first == Found::kOption) {
+          ++t.n[kSeen];
+          ++t.n[kLegacy];
+        }
+      }
+      return t.flush(*this);
+    }
+    ipim::HopValues h = values(b.now);
+    const bool sampling_allowed =
+        p_.sample_max_queue == 0 || h.queue_us == ipim::kU32Unavailable ||
+        uint64_t{h.queue_us} * 1000 <= p_.sample_max_queue;
+    uint64_t bytes = 0;
+    for (uint16_t i = 0; i < b.n; ++i) {
+      b.verdict[i] = kPass;
+      rte_mbuf* m = b.pkts[i];
+      bytes += m->pkt_len;
+      PktView v;
+      if (!view_packet(m, v) || !match().test(v)) continue;
+      const auto [found, opt] = find(v);
+      if (found == Found::kNone) continue;
+      ++t.n[kSeen];
+      if (found == Found::kMalformed) {
+        if (p_.drop_malformed) {
+          b.verdict[i] = kVerdictMalformed;
+        } else {
+          ++t.n[kMalformedPassed];
+        }
+        continue;
+      }
+      hop(m, v, opt, h, sampling_allowed, t);
+    }
+    if (link_ == nullptr) tx_.add(bytes);
+    t.flush(*this);
+  }
+
+ private:
+  struct Tally {
+    uint64_t n[std::size(kActions)] = {};
+    void flush(Ipim& s) {
+      for (size_t k = 0; k < std::size(kActions); ++k) {
+        if (n[k] != 0) s.count_action(k, n[k]);
+      }
+    }
+  };
+
+  // The option in a packet the view parsed: IPv4 first fragments, IPv6 with Hop-by-Hop first.
+  std::pair<Found, ipim::Option> find(const PktView& v) const {
+    ipim::Option opt;
+    if (v.version == 4) {
+      if ((v.l3[0] & 0x0f) <= 5 || (load_be16(v.l3 + 6) & 0x1fff) != 0) return {Found::kNone, opt};
+      tlv::Option o{};
+      const auto w = ip4opt::for_each(v.l3, [&](const tlv::Option& x) {
+        if (x.type != ipim::kIp4Type) return true;
+        o = x;
+        return false;
+      });
+      if (w == tlv::Walk::Malformed) return {Found::kMalformed, opt};
+      if (w != tlv::Walk::Stopped) return {Found::kNone, opt};
+      opt = ipim::Option{v.l3 + o.off, o.len, false};
+    } else {
+      if (v.l3[6] != parse::kIp6HopByHop || v.ip_len < 48) return {Found::kNone, opt};
+      const uint32_t hlen = (v.l3[41] + 1u) * 8u;
+      if (hlen > v.ip_len - 40) return {Found::kMalformed, opt};
+      tlv::Option o{};
+      const auto w = ip6ext::for_each_option(v.l3, ip6ext::Header{40, hlen, 0},
+                                             [&](const tlv::Option& x) {
+                                               if (x.type != ipim::kIp6Type) return true;
+                                               o = x;
+                                               return false;
+                                             });
+      if (w == tlv::Walk::Malformed) return {Found::kMalformed, opt};
+      if (w != tlv::Walk::Stopped) return {Found::kNone, opt};
+      opt = ipim::Option{v.l3 + o.off, o.len, true};
+    }
+    if (opt.check() != ipim::Malformed::kNone) return {Found::kMalformed, opt};
+    return {Found::kOption, opt};
+  }
+
+  void hop(rte_mbuf* m, const PktView& v, const ipim::Option& opt, const ipim::HopValues& h,
+           bool sampling_allowed, Tally& t) {
+    // IPv4: the checksum follows the bytes the option spans, in whole header words.
+    const unsigned first = static_cast<unsigned>(opt.o - v.l3) & ~1u;
+    const unsigned last = (static_cast<unsigned>(opt.o - v.l3) + opt.len + 1) & ~1u;
+    const uint16_t before = v.version == 4 ? csum::sum(v.l3 + first, last - first) : 0;
+
+    ipim::HopPacket pk;
+    const bool ip4 = v.version == 4;
+    const uint8_t ttl = ip4 ? v.l3[8] : v.l3[7];
+    pk.arrival_ttl = static_cast<uint8_t>(ttl == 255 ? 255 : ttl + 1);
+    pk.ingress = ingress(meta(m).in_port, ip4);
+    bool sampled = (opt.o[ipim::kOffFlags] & ipim::kFlagSample) != 0 && sample_.hit();
+    if (sampled && !sampling_allowed) {
+      sampled = false;
+      ++t.n[kSuspended];
+    }
+    pk.sampled = sampled;
+    ipim::HopValues hv = h;
+    hv.egress = ip4 ? (has_egress4_ ? egress4_ : nullptr) : (has_egress6_ ? egress6_ : nullptr);
+    if (p_.liar.others_queue_scale != 1) lie_about_others(opt);
+    ipim::accumulate(opt, hv);
+    ++t.n[kAccumulated];
+    switch (ipim::stamp(opt, hv, pk)) {
+      case ipim::Stamped::kSampled:
+        ++t.n[kStamped];
+        break;
+      case ipim::Stamped::kTriggered:
+        ++t.n[kTriggered];
+        break;
+      case ipim::Stamped::kOverflow:
+        ++t.n[kOverflow];
+        break;
+      case ipim::Stamped::kNo:
+        break;
+    }
+    if (p_.liar.any()) ++t.n[kLied];
+    if (ip4) {
+      const uint16_t after = csum::sum(v.l3 + first, last - first);
+      put16(v.l3 + 10, csum::update16(get16(v.l3 + 10), before, after));
+    }
+  }
+
+  // The liar that makes earlier hops look worse: their written performance slots' queues scaled.
+  void lie_about_others(const ipim::Option& opt) const {
+    if (!opt.perf()) return;
+    for (unsigned i = 0; i < opt.next_slot(); ++i) {
+      uint8_t* s = opt.slot(i);
+      if ((s[1] & ipim::kSlotWritten) == 0 || (s[1] & ipim::kNoQueue) != 0) continue;
+      const double q = ipim::rd32(s + ipim::kPerfQueue) * p_.liar.others_queue_scale;
+      ipim::wr32(s + ipim::kPerfQueue,
+                 q >= ipim::kU32Max ? ipim::kU32Max : static_cast<uint32_t>(q));
+    }
+  }
+
+  const uint8_t* ingress(uint8_t port, bool ip4) const {
+    if (ip4) {
+      return port < port_ip4_.size() && !port_ip4_[port].empty() ? in4(port) : nullptr;
+    }
+    return port < port_ip6_.size() && !port_ip6_[port].empty()
+               ? port_ip6_[port].front().addr.b.data()
+               : nullptr;
+  }
+  const uint8_t* in4(uint8_t port) const {
+    if (in4_.size() != port_ip4_.size()) {
+      in4_.assign(port_ip4_.size(), {});
+      for (size_t i = 0; i < port_ip4_.size(); ++i) {
+        if (!port_ip4_[i].empty()) store_be32(in4_[i].data(), port_ip4_[i].front().addr.v);
+      }
+    }
+    return in4_[port].data();
+  }
+
+  // This hop's values now: from the link stage after this one, else from `capacity` and the
+  // stage's own send rate.
+  ipim::HopValues values(Nanos now) {
+    ipim::HopValues h = hop_;
+    h.evolution_offset = shared_->offset.load(std::memory_order_relaxed);
+    h.time_us = static_cast<uint32_t>(static_cast<uint64_t>(now + wall_offset_ns()) / 1000);
+    uint64_t cap = p_.capacity_bps;
+    double used = 0;
+    if (link_ != nullptr) {
+      const LinkState s = link_->state(now);
+      if (s.rate_bps != 0) cap = s.rate_bps;
+      used = s.departure_rate_bps;
+      h.queue_us = static_cast<uint32_t>(std::min<Nanos>(s.sojourn / 1000, ipim::kU32Max));
+      h.level = level_of(congestion(s));
+    } else {
+      used = tx_.bps(now);
+    }
+    if (p_.liar.queue_scale != 1 && h.queue_us != ipim::kU32Unavailable) {
+      h.queue_us = static_cast<uint32_t>(std::min<double>(h.queue_us * p_.liar.queue_scale, ipim::kU32Max));
+    }
+    if (p_.liar.capacity_bps != 0) cap = p_.liar.capacity_bps;
+    if (cap != 0) {
+      h.cap_code = ipim::cap_encode(static_cast<double>(cap));
+      h.avail_code = available_code(cap, used);
+    }
+    return h;
+  }
+
+  // The AQM's drop/mark probability, or the queue's fill under tail drop.
+  double congestion(const LinkState& s) const {
+    const LinkParams& lp = link_->params();
+    if (lp.aqm != LinkParams::Aqm::kTailDrop) return s.drop_probability;
+    if (lp.limit_value == 0) return 0;
+    double fill = 0;
+    switch (lp.limit) {
+      case LinkParams::Limit::kPackets:
+        fill = static_cast<double>(s.queued_packets) / static_cast<double>(lp.limit_value);
+        break;
+      case LinkParams::Limit::kBytes:
+        fill = static_cast<double>(s.queued_bytes) / static_cast<double>(lp.limit_value);
+        break;
+      case LinkParams::Limit::kTime:
+        fill = static_cast<double>(s.sojourn) / static_cast<double>(lp.limit_value);
+        break;
+    }
+    return fill;
+  }
+
+  Params p_;
+  std::shared_ptr<RouterIpim> shared_;
+  Chance sample_;
+  ipim::HopValues hop_;
+  std::vector<std::vector<Ip4Prefix>> port_ip4_;
+  std::vector<std::vector<Ip6Prefix>> port_ip6_;
+  mutable std::vector<std::array<uint8_t, 4>> in4_;
+  uint8_t egress4_[4] = {}, egress6_[16] = {};
+  bool has_egress4_ = false, has_egress6_ = false;
+  Link* link_ = nullptr;
+  TxRate tx_;
+};
+
+uint32_t parse_u32(YamlMap& m, const std::string& key, bool dotted) {
+  const std::string s = m.get<std::string>(key);
+  if (dotted && s.find('.') != std::string::npos) {
+    if (auto a = parse_ip4(s)) return a->v;
+    m.fail(key, fmt::format("'{}' is not a dotted IPv4 address or a number", s));
+  }
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(s.c_str(), &end, 0);
+  if (s.empty() || s[0] == '-' || *end != '\0' || errno != 0 || v > UINT32_MAX) {
+    m.fail(key, fmt::format("'{}' is not a number from 0 to 4294967295{}", s,
+                            dotted ? " or a dotted IPv4 address" : ""));
+  }
+  return static_cast<uint32_t>(v);
+}
+
+Params parse_params(YamlMap& m) {
+  Params p;
+  if (auto s = m.maybe<double>("sample")) {
+    if (!(*s >= 0 && *s <= 1)) m.fail("sample", fmt::format("{} is not a probability in [0, 1]", *s));
+    p.sample = *s;
+  }
+  if (m.has("sample_max_queue")) {
+    p.sample_max_queue = parse_duration_key(m, "sample_max_queue");
+  }
+  if (m.has("router_id")) p.router_id = parse_u32(m, "router_id", true);
+  if (m.has("as")) p.as = parse_u32(m, "as", false);
+  if (m.has("evolution_offset")) p.evolution_offset = parse_u32(m, "evolution_offset", false);
+  if (m.has("capacity")) p.capacity_bps = parse_rate_key(m, "capacity");
+  p.participate = m.get_or<bool>("participate", true);
+  if (auto mal = m.maybe<std::string>("malformed")) {
+    if (*mal != "pass" && *mal != "drop") m.fail("malformed", fmt::format("'{}' is not pass or drop", *mal));
+    p.drop_malformed = *mal == "drop";
+  }
+  if (m.has("liar")) {
+    YamlMap l(m.node("liar"), m.file(), m.path("liar"), m.pos("liar"));
+    l.only({"queue_scale", "capacity", "others_queue_scale"});
+    auto scale = [&l](const char* key) {
+      const double f = l.get_or<double>(key, 1.0);
+      if (!(f >= 0 && f <= 1e6)) l.fail(key, fmt::format("{} is not a factor from 0 to 1e6", f));
+      return f;
+    };
+    p.liar.queue_scale = scale("queue_scale");
+    p.liar.others_queue_scale = scale("others_queue_scale");
+    if (l.has("capacity")) p.liar.capacity_bps = parse_rate_key(l, "capacity");
+    l.done();
+    if (!p.liar.any()) m.fail("liar", "a liar needs queue_scale, capacity or others_queue_scale");
+  }
+  if (!p.participate && (m.has("sample") || m.has("liar"))) {
+    m.fail("participate", "participate: false passes options untouched: sample and liar do nothing");
+  }
+  return p;
+}
+
+const StageRegistration kReg{{
+    .name = "ipim",
+    .help = "IPIM hop: accumulate TTL', evolution, capacity and queue; stamp slots (docs/ipim.md)",
+    .drops = kDrops,
+    .actions = kActions,
+    .parse = [](const StageYaml& spec, const std::string& file) -> StageBuilder {
+      YamlMap m = stage_params(spec, file);
+      m.only({"stage", "match", "seed", "sample", "sample_max_queue", "router_id", "as",
+              "evolution_offset", "capacity", "participate", "malformed", "liar"});
+      StageCommon c = StageCommon::parse(m);
+      const Params p = parse_params(m);
+      m.done();
+      return [c, p](const StageSite& site) -> std::unique_ptr<Stage> {
+        std::shared_ptr<RouterIpim> shared;
+        auto make = [&]() {
+          auto r = std::make_shared<RouterIpim>();
+          r->router = site.router;
+          uint64_t z = c.seed ^ std::hash<std::string>{}(site.router);
+          z = (z ^ (z >> 31)) * 0x9e3779b97f4a7c15ull;
+          r->offset.store(p.evolution_offset ? *p.evolution_offset : static_cast<uint32_t>(z >> 32),
+                          std::memory_order_relaxed);
+          IpimRegistry::instance().add(r);
+          return r;
+        };
+        if (site.shared != nullptr) {
+          shared = site.shared->object<RouterIpim>("ipim", make);
+        } else {
+          shared = make();
+        }
+        return std::make_unique<Ipim>(c, site, p, shared);
+      };
+    },
+}};
+
+}  // namespace
+}  // namespace pathlab
