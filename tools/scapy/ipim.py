@@ -394,7 +394,8 @@ def decode(pkt):
 
 def decode_e2e(pkt):
     """The end-to-end block as a dict (E2E_KEYS), from a packet or the block's bytes; None when
-    the UDP payload does not start with the magic. Probe: the echo keys are None."""
+    the UDP payload does not start with the magic. Probe: the echo keys are None; an echo
+    without an option (n = 0): option_bytes and option are None."""
     if isinstance(pkt, (bytes, bytearray)):
         b = bytes(pkt)
     else:
@@ -420,9 +421,10 @@ def decode_e2e(pkt):
     d["rx_ttl"], d["rx_tos"], n = struct.unpack_from("!BBH", b, 52)
     d["option_len"] = n
     opt = b[ECHO_LEN:ECHO_LEN + n]
-    d["option_bytes"] = opt.hex()
     if len(opt) < n:
         d["malformed"] = "short"
-    elif n and opt[0] in (IP4_TYPE, IP6_TYPE):
-        d["option"] = decode_option(opt)
+    elif n:
+        d["option_bytes"] = opt.hex()
+        if opt[0] in (IP4_TYPE, IP6_TYPE):
+            d["option"] = decode_option(opt)
     return d
