@@ -16,7 +16,7 @@ failures = []
 
 
 def check(name, ok, detail=""):
-    print("%s: %s%s" % ("ok" if ok else "FAIL", name, detail if ok else "\n    " + detail))
+    print("%s: %s%s" % ("ok" if ok else "FAIL", name, "" if ok else "\n    " + detail))
     if not ok:
         failures.append(name)
     return ok
@@ -25,7 +25,7 @@ def check(name, ok, detail=""):
 def eq(name, got, want):
     if got == want:
         shown = repr(got)
-        return check(name, True, ": " + (shown if len(shown) < 90 else shown[:86] + " ..."))
+        return check(name + ": " + (shown if len(shown) < 90 else shown[:86] + " ..."), True)
     return check(name, False, "got  %r\n    want %r" % (got, want))
 
 

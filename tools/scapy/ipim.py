@@ -10,7 +10,7 @@ decode(pkt) returns the option as plain python (the shape `pathlab-probe decode 
    "cap_unavailable", "queue_unavailable", "next_slot", "evolution", "min_capacity",
    "queue_sum_us", "slots": [...], "malformed": null|"short"|"version"|"slot_size"|"pointer"}
   every slot: {"index", "ttl", "written", "perf", "triggered", "unavailable"} and
-    topology:    "router_id", "as", "ingress", "egress" (router id and addresses as text)
+    topology:    "router_id", "as", "ingress", "egress" (router id and addresses: inet_ntop text)
     performance: "level", "time_us", "queue_us", "avail_capacity", "capacity" (raw codes)
   "short": the option is under 18 bytes or runs past its options area; then every field but
   carrier and malformed is None. Any malformed option has "slots": [].
@@ -19,8 +19,8 @@ echoed option bytes).
 """
 import math
 import random
+import socket
 import struct
-import ipaddress
 
 from scapy.fields import (BitField, ByteEnumField, ByteField, ConditionalField, FieldLenField,
                           FlagsField, IntField, IP6Field, IPField, PacketLenField,
@@ -272,7 +272,8 @@ def e2e(pkt):
 # ---- decode: raw bytes -> plain python ---------------------------------------------------------
 
 def _ip_text(b):
-    return str(ipaddress.ip_address(bytes(b)))
+    """inet_ntop(3) text, as tshark and C show it (::ffff:10.0.0.1, not ::ffff:a00:1)."""
+    return socket.inet_ntop(socket.AF_INET6 if len(b) == 16 else socket.AF_INET, bytes(b))
 
 
 def _decode_slot(b, i, perf, ip6):

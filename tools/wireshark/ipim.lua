@@ -29,7 +29,8 @@ F.cap_unavailable = ProtoField.bool("ipim.cap_unavailable", "Capacity unavailabl
 F.queue_unavailable = ProtoField.bool("ipim.queue_unavailable", "Queue unavailable", 8, nil, 0x40)
 F.next_slot = ProtoField.uint8("ipim.next_slot", "Next free slot", base.DEC, nil, 0x0f)
 F.evolution = ProtoField.uint32("ipim.evolution", "Evolution", base.HEX)
-F.min_capacity = ProtoField.uint16("ipim.min_capacity", "Minimum available capacity (code)", base.DEC)
+F.min_capacity = ProtoField.uint16("ipim.min_capacity", "Minimum available capacity (code)",
+                                   base.DEC)
 F.min_capacity_bps = ProtoField.double("ipim.min_capacity_bps", "Minimum available capacity, bit/s")
 F.reserved = ProtoField.uint16("ipim.reserved", "Reserved", base.HEX)
 F.queue_sum_us = ProtoField.uint32("ipim.queue_sum_us", "Queue delay sum, us", base.DEC)
@@ -164,14 +165,15 @@ local function dissect_option(tvb, off, avail, tree)
   t:add(F.reserved, tvb(off + 12, 2))
   t:add(F.queue_sum_us, tvb(off + 14, 4))
 
-  local version, perf, next_slot = rshift(b2:uint(), 4), band(b2:uint(), 0x02) ~= 0, band(b5:uint(), 0x0f)
+  local version, perf = rshift(b2:uint(), 4), band(b2:uint(), 0x02) ~= 0
+  local next_slot = band(b5:uint(), 0x0f)
   local size = perf and 16 or (ip6 and 44 or 20)
   local count = math.floor((n - HDR_LEN) / size)
   if version ~= 1 then
     malformed(t, "version", "version " .. version .. ", not 1")
   elseif (n - HDR_LEN) % size ~= 0 or count > MAX_SLOTS then
     malformed(t, "slot_size", string.format("%d bytes of slots: not a whole number (at most %d) of %d",
-                                            n - HDR_LEN, MAX_SLOTS, size))
+      n - HDR_LEN, MAX_SLOTS, size))
   elseif next_slot > count then
     malformed(t, "pointer", string.format("next free slot %d past the %d slots", next_slot, count))
   else
@@ -264,8 +266,8 @@ local function dissect_e2e(tvb, pinfo, tree)
                        { G.hash_echo, 44, 8 } }) do
     t:add(x[1], tvb(x[2], x[3]))
   end
-  t:append_text(string.format(", %s, seq %d", ty == 2 and "echo" or (ty == 1 and "probe" or "type " .. ty),
-                              tvb(8, 4):uint()))
+  local kind = ty == 2 and "echo" or (ty == 1 and "probe" or "type " .. ty)
+  t:append_text(string.format(", %s, seq %d", kind, tvb(8, 4):uint()))
   if ty == 2 then
     local n = tvb:len() >= 56 and tvb(54, 2):uint() or -1
     if n >= 0 then
