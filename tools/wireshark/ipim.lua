@@ -172,7 +172,7 @@ local function dissect_option(tvb, off, avail, tree)
   if version ~= 1 then
     malformed(t, "version", "version " .. version .. ", not 1")
   elseif (n - HDR_LEN) % size ~= 0 or count > MAX_SLOTS then
-    malformed(t, "slot_size", string.format("%d bytes of slots: not a whole number (at most %d) of %d",
+    malformed(t, "slot_size", string.format("%d slot bytes: not a whole number (at most %d) of %d",
       n - HDR_LEN, MAX_SLOTS, size))
   elseif next_slot > count then
     malformed(t, "pointer", string.format("next free slot %d past the %d slots", next_slot, count))
