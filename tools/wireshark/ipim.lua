@@ -1,6 +1,7 @@
 -- IPIM (docs/ipim.md) for Wireshark/tshark 4.0:
 --   tshark -X lua_script:tools/wireshark/ipim.lua -r FILE -V
--- or copy it into ~/.local/lib/wireshark/plugins/. Two protocols:
+-- or copy it into ~/.local/lib/wireshark/plugins/. As root it loads too (4.0's init.lua sets
+-- run_user_scripts_when_superuser = true); "Running as user root" is only a warning. Two protocols:
 --   ipim      a postdissector: the first IPIM option of the outermost IPv4 header (type 0x5E) or
 --             of its IPv6 Hop-by-Hop header (type 0x3E), found from the IP dissectors' version
 --             fields, so any link type the IP dissectors handle works;
