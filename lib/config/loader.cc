@@ -401,7 +401,7 @@ class Loader {
   // ---- routers -------------------------------------------------------------------------------
 
   RouterConfig parse_router(YamlMap& m, const std::map<std::string, size_t, std::less<>>& ids) {
-    m.only({"id", "asn", "ports", "routes", "neighbours"});
+    m.only({"id", "asn", "ports", "routes", "neighbours", "ipim"});
     RouterConfig r;
     r.pos = m.pos();
     r.id = read_name(m, "id");
@@ -412,12 +412,17 @@ class Loader {
     if (ports.empty()) m.fail("ports", "a router needs at least one port");
     auto routes = m.items("routes");
     auto neighbours = m.items("neighbours");
+    const bool has_ipim = m.has("ipim");
+    const YAML::Node ipim = m.node("ipim");
     m.done();
 
     std::map<std::string, std::string> addrs;  // interface address -> port name
     for (const auto& item : ports) {
       YamlMap pm(item.node, file_, item.path);
       r.ports.push_back(parse_port(pm, r, addrs));
+      if (has_ipim && !port_ipim_.count(r.id + "." + r.ports.back().name)) {
+        add_ipim(r.ports.back(), r.id, ipim, m.path("ipim"), m.pos("ipim"));
+      }
     }
     std::set<std::pair<Ip4Prefix, uint32_t>> seen4;  // (prefix, metric): backups differ in metric
     std::set<std::pair<Ip6Prefix, uint32_t>> seen6;
@@ -447,7 +452,7 @@ class Loader {
   PortConfig parse_port(YamlMap& m, const RouterConfig& r,
                         std::map<std::string, std::string>& addrs) {
     m.only({"name", "device", "mac", "ipv4", "ipv6", "mtu", "queues", "ingress", "egress",
-            "link"});
+            "link", "ipim"});
     PortConfig p;
     p.pos = m.pos();
     p.name = read_name(m, "name");
@@ -476,6 +481,8 @@ class Loader {
     auto egress = m.node("egress");
     const bool has_link = m.has("link");
     auto link = m.node("link");
+    const bool has_ipim = m.has("ipim");
+    auto ipim = m.node("ipim");
     m.done();
     if (!p.ipv6.empty() && p.mtu < 1280) {
       m.fail("mtu", fmt::format("mtu {} is below 1280, the minimum for a port with IPv6", p.mtu));
@@ -486,7 +493,40 @@ class Loader {
     p.ingress = stage_list(ingress, file_, m.path("ingress"));
     p.egress = stage_list(egress, file_, m.path("egress"), &p.egress_links);
     if (has_link) add_link(p, r.id, link, m.path("link"), m.pos("link"));
+    if (has_ipim) {
+      port_ipim_.insert(r.id + "." + p.name);
+      add_ipim(p, r.id, ipim, m.path("ipim"), m.pos("ipim"));
+    }
     return p;
+  }
+
+  // `ipim:` of a router (every port) or of a port (overrides the router's): an `ipim` stage named
+  // "ipim" in the port's egress chain, before its first link stage so that it reads that link.
+  // `true` takes the defaults, `false` (on a port) none.
+  void add_ipim(PortConfig& p, const std::string& rid, const YAML::Node& node,
+                const std::string& path, const SourcePos& pos) {
+    YAML::Node params(YAML::NodeType::Map);
+    if (node.IsScalar()) {
+      const bool on = convert<bool>(node, file_, path);
+      if (!on) return;
+    } else if (node.IsMap()) {
+      params = node;
+    } else {
+      throw ConfigError(pos, path, "expected true, false or a map of ipim stage keys");
+    }
+    for (const StageSpec& s : p.egress) {
+      if (s.name == "ipim") {
+        throw ConfigError(pos, path,
+                          fmt::format("port {}.{} has a stage named ipim in its egress chain ({}): "
+                                      "ipim: adds the stage ipim; rename that one",
+                                      rid, p.name, s.path));
+      }
+    }
+    const StageYaml spec{"ipim", "ipim", params, pos, path};
+    StageSpec st{"ipim", "ipim", StageRegistry::instance().parse(spec, pos.file), pos, path};
+    auto at = std::find_if(p.egress.begin(), p.egress.end(),
+                           [](const StageSpec& s) { return s.kind == "link"; });
+    p.egress.insert(at, std::move(st));
   }
 
   // ---- link: (docs/links.md, "link: on ports and links") ---------------------------------------
@@ -1083,6 +1123,7 @@ class Loader {
   std::vector<std::string> stack_;  // pipelines being expanded, outermost first
   std::vector<std::pair<YAML::Node, StageYaml>> stage_maps_;
   std::map<std::string, std::string> port_links_;  // "router.port" -> where its link: is
+  std::set<std::string> port_ipim_;                // ports with their own ipim: key
 };
 
 }  // namespace

@@ -6,7 +6,7 @@
 //     allow: [ra]             # IPv4 option types kept (strip) or tolerated (drop)
 //     drop_hbh: true
 //     drop_dstopts: true
-//     ipv6_strip: [0x1e]      # IPv6 option types overwritten with PadN
+//     ipv6_strip: [0x1e]      # IPv6 option types overwritten with PadN (ipim: IPIM's 0x3e)
 //     malformed: pass         # pass | drop
 // Types are names (kIp4Names, kIp6Names) or numbers 0..255.
 #include <fmt/format.h>
@@ -48,7 +48,7 @@ constexpr TypeName kIp4Names[] = {
     {"qs", ip4opt::kQuickStart},  {"ts", ip4opt::kTimestamp}, {"traceroute", ip4opt::kTraceroute},
     {"sec", ip4opt::kSecurity},   {"lsrr", ip4opt::kLsrr},    {"extsec", ip4opt::kExtSecurity},
     {"cipso", ip4opt::kCipso},    {"sid", ip4opt::kStreamId}, {"ssrr", ip4opt::kSsrr},
-    {"ra", ip4opt::kRouterAlert},
+    {"ra", ip4opt::kRouterAlert}, {"ipim", ip4opt::kExperiment94},
 };
 constexpr TypeName kIp6Names[] = {
     {"tunnel_limit", ip6ext::kTunnelLimit},
@@ -61,6 +61,7 @@ constexpr TypeName kIp6Names[] = {
     {"rpl", ip6ext::kRpl},
     {"jumbo", ip6ext::kJumbo},
     {"hao", ip6ext::kHomeAddress},
+    {"ipim", ip6ext::kExperiment3e},
 };
 
 using TypeSet = OptionSet<256>;

@@ -119,6 +119,43 @@ TEST(LoaderGood, LinksRoutesWithMetricsAndEvents) {
   EXPECT_FALSE(c.events[2].down.has_value());
 }
 
+// ipim: on a router puts an ipim stage on every port's egress, before the port's link; a port's
+// own ipim: replaces it, and false removes it.
+TEST(LoaderGood, IpimOnRoutersAndPorts) {
+  Config c = load_config_string(R"(routers:
+  - id: r1
+    asn: 64500
+    ipim: {sample: 0.5, router_id: 10.0.0.1}
+    ports:
+      - {name: a, device: net_null0, egress: [count], link: {rate: 1gbit}}
+      - {name: b, device: net_null1, ipim: false}
+      - {name: c, device: net_null2, ipim: {participate: false}}
+      - {name: d, device: net_null3, ipim: true}
+)",
+                                "ipim.yaml", {});
+  const auto& ports = c.routers[0].ports;
+  auto kinds = [](const PortConfig& p) {
+    std::string k;
+    for (const StageSpec& s : p.egress) k += (k.empty() ? "" : ",") + s.kind;
+    return k;
+  };
+  EXPECT_EQ(kinds(ports[0]), "count,ipim,link");
+  EXPECT_EQ(kinds(ports[1]), "");
+  EXPECT_EQ(kinds(ports[2]), "ipim");
+  EXPECT_EQ(kinds(ports[3]), "ipim");
+  EXPECT_EQ(error_of(R"(routers:
+  - id: r1
+    ipim: {sample: 3}
+    ports: [{name: a, device: net_null0}]
+)"),
+            "t.yaml:3:20: routers[0].ipim.sample: 3 is not a probability in [0, 1]");
+  EXPECT_EQ(error_of(R"(routers:
+  - id: r1
+    ports: [{name: a, device: net_null0, ipim: [1]}]
+)"),
+            "t.yaml:3:48: routers[0].ports[0].ipim: expected true, false or a map of ipim stage keys");
+}
+
 TEST(LoaderGood, FullTopologyFile) {
   std::string path = data_dir() + "/good.yaml";
   Config c = load_config(path, default_pipeline_dirs(path));

@@ -4,7 +4,8 @@
 // Input: [flags] [stage A] [stage B] [site] [frames...]
 //   flags: bit 0 Pool buffers (else Exact), bit 1 fix checksums, bit 2 trim padding, bit 3 a
 //          second stage, bit 4 several frames ([len:16][bytes] records, up to 8), bit 5 verify
-//          the IPv4 header checksum at input (the router does unless the NIC did);
+//          the IPv4 header checksum at input (the router does unless the NIC did), bit 6 both
+//          stages in one chain (a stage that reads another, ipim before link, finds it);
 //   stage A / B: an index into the table (modulo its size);
 //   site: bit 0 egress, bits 1-3 the port MTU, bits 4-7 the engine time step.
 // PATHLAB_FUZZ_STAGE=name fixes stage A to that stage's parameter sets (scripts/fuzz stage:NAME).
@@ -70,6 +71,11 @@ const Params kParams[] = {
     {"ip_options", "ipv6_strip: [0x1e, ra]"},
     {"ip_options", "drop_hbh: true\ndrop_dstopts: true\nmalformed: drop"},
     {"ip_options", "ipv4: strip\nipv6_strip: [0x1e]\nmalformed: pass"},
+    {"ipim", "sample: 1\nrouter_id: 10.255.0.1\nas: 64500\ncapacity: 1gbit\nseed: 1"},
+    {"ipim", "sample: 0.5\nsample_max_queue: 1us\nmalformed: drop\nevolution_offset: 0xffffffff\nseed: 2"},
+    {"ipim", "participate: false"},
+    {"ipim", "sample: 1\nliar: {queue_scale: 0.1, capacity: 10gbit, others_queue_scale: 1000000}\nseed: 3"},
+    {"ipim", "match: {ip: 6, proto: udp}\nsample: 0"},
     {"link", "rate: 1gbit\nqueue: {packets: 4}"},
     {"link", "rate: 512kbit\noverhead: 0\nqueue: {bytes: 3000}\ndelay: 1ms\nloss: {random: 0.3}\nseed: 2"},
     {"link", "rate: 10gbit\nqueue: {time: 20us}\ndelay: 10us\njitter: 5us\ndistribution: normal\nseed: 3"},
@@ -158,6 +164,9 @@ StageSite site_of(uint8_t b, unsigned k) {
   s.port_mtu = kMtus[(b >> 1) & 7];
   s.ip4.push_back(*parse_ip4_prefix("10.0.0.1/24"));
   s.ip6.push_back(*parse_ip6_prefix("2001:db8::1/64"));
+  s.port_ip4 = {s.ip4, {*parse_ip4_prefix("192.0.2.1/24")}};
+  s.port_ip6 = {s.ip6, {}};
+  s.asn = 64500;
   s.name = fmt::format("s{}", k);
   return s;
 }
@@ -182,8 +191,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<Chain> chains;
   std::vector<std::unique_ptr<Stage>> sa;
   sa.push_back(a.build(site_of(site, 0)));
+  if ((flags & 8) && (flags & 64)) sa.push_back(b.build(site_of(site, 1)));
   chains.emplace_back(std::move(sa));
-  if (flags & 8) {
+  if ((flags & 8) && !(flags & 64)) {
     std::vector<std::unique_ptr<Stage>> sb;
     sb.push_back(b.build(site_of(site, 1)));
     chains.emplace_back(std::move(sb));

@@ -73,6 +73,11 @@ for kind, frames in sorted(stage_frames.items()):
         b = rng.randrange(len(table))
         flags = rng.choice([0, 0, 1, 4, 8, 9])
         write("stage", bytes([flags, a, b, rng.randrange(256)]) + f)
+# ipim before a link in one chain (flags 8 | 64): the hop reads the link's state.
+for f in sample(stage_frames.get("ipim", []), 12):
+    a = rng.choice(by_kind["ipim"])
+    b = rng.choice(by_kind["link"])
+    write("stage", bytes([8 | 64 | rng.choice([0, 1]), a, b, rng.randrange(256)]) + f)
 # A few multi-frame inputs (flag 16) for the stateful stages.
 for kind in ("tcp_seq", "normalize", "block", "ecn"):
     frames = stage_frames.get(kind, [])

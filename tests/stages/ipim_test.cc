@@ -160,6 +160,25 @@ TEST(Ipim, LiarScalesItsCapacity) {
   EXPECT_TRUE(checksums_ok(o.bytes));
 }
 
+// Paths that drop or strip options: ip_options knows IPIM by name.
+TEST(Ipim, StrippedOrDroppedByIpOptions) {
+  const Bytes v4 = frames().get("v4/after_ra");
+  StageRun strip("ip_options", "ipv4: strip\nallow: [ra]");
+  const Out s = strip.run1(v4);
+  ASSERT_EQ(s.verdict, kPass);
+  EXPECT_EQ(s.bytes[14], 0x46);  // IHL 6: the router alert alone
+  EXPECT_EQ(Bytes(s.bytes.begin() + 34, s.bytes.begin() + 38), (Bytes{0x94, 0x04, 0, 0}));
+  EXPECT_TRUE(checksums_ok(s.bytes));
+  StageRun keep("ip_options", "ipv4: strip\nallow: [ipim]");
+  EXPECT_EQ(keep.run1(frames().get("v4/topo_sampled")).bytes, frames().get("v4/topo_sampled"));
+  StageRun drop("ip_options", "ipv4: drop\nallow: [ra]");
+  EXPECT_EQ(drop.run1(v4).verdict, 1u);
+  StageRun pad("ip_options", "ipv6_strip: [ipim]");
+  const Out p = pad.run1(frames().get("v6/topo_sampled"));
+  EXPECT_EQ(p.bytes[14 + 40 + 2], 0x01);  // PadN where the option was
+  EXPECT_EQ(pad.action("ip6_padded"), 1u);
+}
+
 TEST(Ipim, BadParams) {
   expect_parse_errors(
       "ipim",
