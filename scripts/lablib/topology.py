@@ -84,6 +84,7 @@ class Port:
         self.queues = None
         self.ingress = None      # Node of the stage list
         self.egress = None
+        self.ipim = None         # Node of the port's `ipim:`, passed through
         self.link = None         # router-router link name
         self.host_if = None      # HostIf (host-router links)
         self.root_if = None
@@ -106,6 +107,7 @@ class Router:
         self.routes = []         # dicts {prefix, via?, port?}; explicit ones
         self.auto_routes = []    # computed
         self.neighbours = []     # Nodes, passed through
+        self.ipim = None         # Node of `ipim:` (docs/ipim.md), passed through
 
 
 class RLink:
@@ -411,17 +413,18 @@ def _parse_router(t, rid, node, index):
         node.fail(f"invalid router id '{rid}': letters, digits, '_' and '-', at most 32",
                   at_key=True)
     _check_global_name(t, rid, node, "router")
-    f = node.fields({"asn", "ports", "routes", "neighbours"})
+    f = node.fields({"asn", "ports", "routes", "neighbours", "ipim"})
     r = Router(rid, node, index)
     if "asn" in f:
         r.asn = f["asn"].int(0, 4294967295)
+    r.ipim = f.get("ipim")
     if "ports" in f:
         for pname, pn in f["ports"].entries():
             if not NAME_RE.match(pname):
                 pn.fail(f"invalid port name '{pname}': use letters, digits, '_' and '-'",
                         at_key=True)
             pf = pn.fields({"device", "mac", "ipv4", "ipv6", "mtu", "queues", "ingress",
-                            "egress", "link"})
+                            "egress", "link", "ipim"})
             p = Port(r, pname, pn)
             p.spec = pf
             if "device" in pf:
@@ -440,6 +443,7 @@ def _parse_router(t, rid, node, index):
                 p.queues = pf["queues"].int(1, 64)
             p.ingress = pf.get("ingress")
             p.egress = pf.get("egress")
+            p.ipim = pf.get("ipim")
             if "link" in pf:
                 _set_port_link(p, pf["link"])
             for key, n in (("ingress", p.ingress), ("egress", p.egress)):
@@ -743,7 +747,7 @@ def _parse_host_routes(t, h, node):
 
 
 def _parse_router_routes(t, r, node):
-    f = node.fields({"asn", "ports", "routes", "neighbours"})
+    f = node.fields({"asn", "ports", "routes", "neighbours", "ipim"})
     if "routes" not in f:
         return
     seen = set()
@@ -965,6 +969,8 @@ def render(t, header=()):
     for r in t.routers.values():
         out.add(f"  - id: {r.id}", r.node)
         out.add(f"    asn: {r.asn}")
+        if r.ipim is not None:
+            out.add(f"    ipim: {q(r.ipim.value)}", r.ipim)
         out.add("    ports:")
         for p in r.ports.values():
             out.add(f"      - name: {p.name}", p.node)
@@ -984,6 +990,8 @@ def render(t, header=()):
                 out.add(f"        queues: {p.queues}", p.node)
             if p.link_node is not None:
                 out.add(f"        link: {q(p.link_node.value or {})}", p.link_node)
+            if p.ipim is not None:
+                out.add(f"        ipim: {q(p.ipim.value)}", p.ipim)
             for key, sl in (("ingress", p.ingress), ("egress", p.egress)):
                 items = _stage_items(p, sl)
                 if not items:
