@@ -68,7 +68,8 @@ class Args {
   std::vector<std::string> positional_;
 };
 
-unsigned long parse_uint(const std::string& s, const std::string& what, unsigned long max) {
+unsigned long parse_uint(const std::string& s, const std::string& what, unsigned long max,
+                         unsigned long min = 0) {
   size_t used = 0;
   unsigned long v = 0;
   try {
@@ -76,8 +77,8 @@ unsigned long parse_uint(const std::string& s, const std::string& what, unsigned
   } catch (const std::exception&) {
     used = 0;
   }
-  if (s.empty() || used != s.size() || s[0] == '-' || v > max)
-    throw UsageError(fmt::format("{}: '{}' is not a number in 0..{}", what, s, max));
+  if (s.empty() || used != s.size() || s[0] == '-' || v > max || v < min)
+    throw UsageError(fmt::format("{}: '{}' is not a number in {}..{}", what, s, min, max));
   return v;
 }
 
@@ -104,19 +105,16 @@ SendOptions send_options(const Args& a) {
   if (o.to.empty()) throw UsageError("send needs --to ADDR");
   o.ip6 = a.has("--ipv6");
   o.port = static_cast<uint16_t>(parse_uint(a.get("--port", "33434"), "--port", 65535));
-  o.count = static_cast<unsigned>(parse_uint(a.get("--count", "10"), "--count", 1000000));
-  if (!o.count) throw UsageError("--count must be at least 1");
+  o.count = static_cast<unsigned>(parse_uint(a.get("--count", "10"), "--count", 1000000, 1));
   o.interval_s = parse_duration(a.get("--interval", "0.1s"), "--interval");
   o.timeout_s = parse_duration(a.get("--timeout", "1s"), "--timeout");
   if (a.has("--perf") && a.has("--topology")) throw UsageError("--perf and --topology exclude each other");
   o.perf = a.has("--perf");
   o.sample = a.has("--sample");
-  o.ttl0 = static_cast<uint8_t>(parse_uint(a.get("--ttl", "64"), "--ttl", 255));
-  if (!o.ttl0) throw UsageError("--ttl must be at least 1");
+  o.ttl0 = static_cast<uint8_t>(parse_uint(a.get("--ttl", "64"), "--ttl", 255, 1));
   o.tos = static_cast<uint8_t>(parse_uint(a.get("--tos", "0"), "--tos", 255));
   const unsigned most = max_slots(o.perf, o.ip6);
-  o.slots = static_cast<unsigned>(parse_uint(a.get("--slots", std::to_string(most)), "--slots", most));
-  if (!o.slots) throw UsageError("--slots must be at least 1");
+  o.slots = static_cast<unsigned>(parse_uint(a.get("--slots", std::to_string(most)), "--slots", most, 1));
   if (a.has("--target") && a.has("--sweep")) throw UsageError("--target and --sweep exclude each other");
   o.target_ttl = static_cast<uint8_t>(parse_uint(a.get("--target", "0"), "--target", 255));
   if (a.has("--sweep")) {
