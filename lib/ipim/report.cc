@@ -53,7 +53,14 @@ std::string integrity_text(const Analysis& a) {
     if (a.changed[g])
       changed += fmt::format("{}{} changed ({} of {} echoes)", changed.empty() ? "" : ", ",
                              group_name(g, a.ip6), a.changed[g], a.integrity_checked);
-  return fmt::format("integrity: {}\n", changed.empty() ? "no covered header field changed" : changed);
+  unsigned covered = 0, always = 0;
+  for (unsigned g = 0; g < kGroups; ++g)
+    if (a.coverage & (1u << g)) ++covered, always += a.changed[g] == a.integrity_checked;
+  const char* hint = covered > 2 && always == covered
+                         ? " (every covered group differs in every echo: do the salts match?)"
+                         : "";
+  return fmt::format("integrity: {}{}\n", changed.empty() ? "no covered header field changed" : changed,
+                     hint);
 }
 
 }  // namespace
