@@ -24,9 +24,12 @@ std::string addr_text(const uint8_t* p, bool ip6) {
   return buf;
 }
 
-std::optional<E2eBlock> udp_block(std::span<const uint8_t> l4, uint8_t proto) {
-  if (proto != kUdp || l4.size() < 8) return std::nullopt;
-  return decode_e2e(l4.subspan(8));
+// The end-to-end block in a UDP payload that starts with the magic and is at least a probe's
+// block long (as tools/scapy/ipim.py dissects it); "short" when it is cut after that.
+void take_udp_block(std::span<const uint8_t> l4, uint8_t proto, CapturedOption& c) {
+  if (proto != kUdp || l4.size() < 8 + kE2eProbeLen || rd32(&l4[8]) != kE2eMagic) return;
+  c.e2e = decode_e2e(l4.subspan(8));
+  c.e2e_short = !c.e2e;
 }
 
 std::optional<CapturedOption> dissect_ip4(std::span<const uint8_t> p) {
@@ -42,7 +45,7 @@ std::optional<CapturedOption> dissect_ip4(std::span<const uint8_t> p) {
   c.option = read_option(*opt, false);
   if (truncated && c.option.malformed == Malformed::kNone) c.option.malformed = Malformed::kShort;
   const bool first_fragment = (rd16(&p[6]) & 0x1fff) == 0;
-  if (first_fragment && p.size() > ihl) c.e2e = udp_block(p.subspan(ihl), p[9]);
+  if (first_fragment && p.size() > ihl) take_udp_block(p.subspan(ihl), p[9], c);
   return c;
 }
 
@@ -57,7 +60,7 @@ std::optional<CapturedOption> dissect_ip6(std::span<const uint8_t> p) {
   c.dst = addr_text(&p[24], true);
   c.option = read_option(*opt, true);
   if (truncated && c.option.malformed == Malformed::kNone) c.option.malformed = Malformed::kShort;
-  if (p.size() > 40 + hbh_len) c.e2e = udp_block(p.subspan(40 + hbh_len), p[40]);
+  if (p.size() > 40 + hbh_len) take_udp_block(p.subspan(40 + hbh_len), p[40], c);
   return c;
 }
 
@@ -137,7 +140,7 @@ std::string captured_json(const CapturedOption& c) {
   JsonObject o = option_json(c.option);
   o.raw("frame", JsonObject().add("index", c.frame).add("time", c.ts_ns / 1e9).add("src", c.src)
                      .add("dst", c.dst).str());
-  o.raw("e2e", c.e2e ? e2e_json(*c.e2e) : "null");
+  o.raw("e2e", c.e2e || c.e2e_short ? e2e_json(c.e2e ? &*c.e2e : nullptr) : "null");
   return o.str();
 }
 

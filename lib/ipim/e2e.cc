@@ -132,14 +132,27 @@ std::array<uint8_t, kGroups> digests(const HeaderFields& h, uint16_t coverage,
   return out;
 }
 
-std::string e2e_json(const E2eBlock& b) {
+std::string e2e_json(const E2eBlock* b) {
+  const bool echo = b && b->type == kE2eEcho;
+  const bool has_option = echo && !b->rx_option.empty();
+  auto field = [&](auto v) { return b ? std::optional(v) : std::nullopt; };
+  auto echo_field = [&](auto v) { return echo ? std::optional(v) : std::nullopt; };
   JsonObject o;
-  o.add("type", b.type == kE2eEcho ? "echo" : "probe").add("host_id", b.host_id).add("seq", b.seq)
-      .add("nonce", b.nonce).add("nonce_sum", b.nonce_sum).add("t", b.t).add("t_echo", b.t_echo)
-      .add("delta", b.delta).add("coverage", b.coverage).add("mode", b.mode)
-      .add("hash", hex(b.hash)).add("hash_echo", hex(b.hash_echo));
-  if (b.type == kE2eEcho)
-    o.add("rx_ttl", b.rx_ttl).add("rx_tos", b.rx_tos).add("rx_option", hex(b.rx_option));
+  o.add("version", field(kE2eVersion)).add("type", field(b ? b->type : 0))
+      .add("host_id", field(b ? b->host_id : 0)).add("seq", field(b ? b->seq : 0))
+      .add("nonce", field(b ? b->nonce : 0)).add("nonce_sum_echo", field(b ? b->nonce_sum : 0))
+      .add("t_us", field(b ? b->t : 0)).add("t_echo_us", field(b ? b->t_echo : 0))
+      .add("delta_us", field(b ? b->delta : 0)).add("coverage", field(b ? b->coverage : 0))
+      .add("mode", field(b ? b->mode : 0)).add("hash", field(b ? hex(b->hash) : ""))
+      .add("hash_echo", field(b ? hex(b->hash_echo) : ""))
+      .add("rx_ttl", echo_field(b ? b->rx_ttl : 0)).add("rx_tos", echo_field(b ? b->rx_tos : 0))
+      .add("option_len", echo_field(b ? b->rx_option.size() : 0))
+      .add("option_bytes", has_option ? std::optional(hex(b->rx_option)) : std::nullopt);
+  const uint8_t type = has_option ? b->rx_option[0] : 0;
+  o.raw("option", type == kIp4Type || type == kIp6Type
+                      ? option_json(read_option(b->rx_option, type == kIp6Type)).str()
+                      : "null");
+  o.raw("malformed", b ? "null" : "\"short\"");
   return o.str();
 }
 

@@ -38,7 +38,7 @@ SlotFields read_slot(const Option& opt, unsigned i) {
     f.capacity = rd16(s + kPerfCap);
   } else {
     const unsigned alen = opt.ip6 ? 16 : 4;
-    f.router_id = rd32(s + kTopoRouterId);
+    f.router_id = address_text(s + kTopoRouterId, false);
     f.as = rd32(s + kTopoAs);
     f.ingress = address_text(s + kTopoIngress, opt.ip6);
     f.egress = address_text(s + kTopoIngress + alen, opt.ip6);
@@ -100,7 +100,11 @@ std::optional<std::span<const uint8_t>> find_option(std::span<const uint8_t> are
       ++i;
       continue;
     }
-    if (i + 1 >= area.size()) break;
+    if (i + 1 >= area.size()) {
+      if (truncated) *truncated = true;
+      if (type == want) return area.subspan(i);
+      break;
+    }
     const size_t len = ip6 ? area[i + 1] + 2u : area[i + 1];
     const bool cut = len < 2 || i + len > area.size();
     if (cut && truncated) *truncated = true;
@@ -117,30 +121,24 @@ OptionFields read_option(std::span<const uint8_t> option, bool ip6) {
   f.malformed = Malformed::kShort;
   if (option.size() < 2) return f;
   f.len = ip6 ? option[1] + 2u : option[1];
-  const std::span<const uint8_t> b = option.first(std::min<size_t>(option.size(), f.len));
-  auto has = [&](unsigned off, unsigned n) { return off + n <= b.size(); };
-  if (has(kOffFlags, 1)) {
-    const uint8_t v = b[kOffFlags];
-    f.version = v >> 4;
-    f.overflow = v & kFlagOverflow;
-    f.sample = v & kFlagSample;
-    f.perf = v & kFlagPerf;
-  }
-  if (has(kOffTarget, 1)) f.target_ttl = b[kOffTarget];
-  if (has(kOffTtlPrime, 1)) f.ttl_prime = b[kOffTtlPrime];
-  if (has(kOffAcc, 1)) {
-    f.cap_unavailable = b[kOffAcc] & kAccCapUnavailable;
-    f.queue_unavailable = b[kOffAcc] & kAccQueueUnavailable;
-    f.next_slot = b[kOffAcc] & kAccSlotMask;
-  }
-  if (has(kOffEvolution, 4)) f.evolution = rd32(&b[kOffEvolution]);
-  if (has(kOffMinCap, 2)) f.min_capacity = rd16(&b[kOffMinCap]);
-  if (has(kOffQueueSum, 4)) f.queue_sum_us = rd32(&b[kOffQueueSum]);
-  if (b.size() < f.len) return f;  // cut short: no slots
-  std::vector<uint8_t> copy(b.begin(), b.end());
+  if (f.len < kOffSlots || f.len > option.size()) return f;
+  const uint8_t* b = option.data();
+  f.version = b[kOffFlags] >> 4;
+  f.overflow = b[kOffFlags] & kFlagOverflow;
+  f.sample = b[kOffFlags] & kFlagSample;
+  f.perf = b[kOffFlags] & kFlagPerf;
+  f.target_ttl = b[kOffTarget];
+  f.ttl_prime = b[kOffTtlPrime];
+  f.cap_unavailable = b[kOffAcc] & kAccCapUnavailable;
+  f.queue_unavailable = b[kOffAcc] & kAccQueueUnavailable;
+  f.next_slot = b[kOffAcc] & kAccSlotMask;
+  f.evolution = rd32(b + kOffEvolution);
+  f.min_capacity = rd16(b + kOffMinCap);
+  f.queue_sum_us = rd32(b + kOffQueueSum);
+  std::vector<uint8_t> copy(b, b + f.len);
   const Option opt{copy.data(), f.len, ip6};
   f.malformed = opt.check();
-  if (f.malformed == Malformed::kNone || f.malformed == Malformed::kPointer)
+  if (f.malformed == Malformed::kNone)
     for (unsigned i = 0; i < opt.slots(); ++i) f.slots.push_back(read_slot(opt, i));
   return f;
 }

@@ -140,7 +140,7 @@ TEST(Analysis, EveryHopTookPart) {
   EXPECT_EQ(ttl_prime_verdict(a), "all 3 hops took part");
   ASSERT_EQ(a.hop_map.size(), 3u);
   for (unsigned h = 0; h < 3; ++h) {
-    EXPECT_EQ(a.hop_map[h].router_id, h + 1);
+    EXPECT_EQ(a.hop_map[h].router_id, fmt::format("0.0.0.{}", h + 1));
     EXPECT_EQ(a.hop_map[h].status, "stamped");
     EXPECT_EQ(a.hop_map[h].ingress, fmt::format("10.0.{}.1", h + 1));
   }
@@ -161,8 +161,8 @@ TEST(Analysis, OneHopDidNotTakePart) {
   const Analysis a = analyse(run);
   EXPECT_EQ(ttl_prime_verdict(a), "1 of 3 hops did not take part");
   EXPECT_EQ(a.hop_map[1].status, "did not take part");
-  EXPECT_EQ(a.hop_map[0].router_id, 1u);
-  EXPECT_EQ(a.hop_map[2].router_id, 3u);
+  EXPECT_EQ(a.hop_map[0].router_id, "0.0.0.1");
+  EXPECT_EQ(a.hop_map[2].router_id, "0.0.0.3");
   EXPECT_NE(analysis_text(a).find("hop  2: did not take part"), std::string::npos);
   const std::string json = analysis_json(a);
   EXPECT_NE(json.find("\"not_taking_part\":1"), std::string::npos);

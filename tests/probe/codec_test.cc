@@ -56,6 +56,24 @@ TEST(E2e, EchoCarriesTheOption) {
   EXPECT_FALSE(decode_e2e(std::span(bytes).first(40)));
 }
 
+TEST(E2e, JsonKeysOfTheDecoders) {
+  E2eBlock probe;
+  probe.seq = 3;
+  const std::string p = e2e_json(&probe);
+  EXPECT_NE(p.find("\"type\":1,"), std::string::npos) << p;
+  EXPECT_NE(p.find("\"rx_ttl\":null"), std::string::npos) << p;
+  EXPECT_NE(p.find("\"malformed\":null"), std::string::npos) << p;
+  E2eBlock echo;
+  echo.type = kE2eEcho;
+  echo.rx_option = build_option({.perf = true, .slots = 1, .ttl_prime = 9});
+  const std::string e = e2e_json(&echo);
+  EXPECT_NE(e.find("\"option_len\":34,"), std::string::npos) << e;
+  EXPECT_NE(e.find("\"option\":{\"carrier\":\"ipv4\",\"version\":1,"), std::string::npos) << e;
+  EXPECT_NE(e.find("\"ttl_prime\":9,"), std::string::npos) << e;
+  EXPECT_NE(e2e_json(nullptr).find("\"seq\":null"), std::string::npos);
+  EXPECT_NE(e2e_json(nullptr).find("\"malformed\":\"short\""), std::string::npos);
+}
+
 TEST(Integrity, DigestIsTheLowByteOfFnv1a) {
   HeaderFields h;
   h.tos = 46 << 2;  // DSCP EF
@@ -141,9 +159,15 @@ TEST(Option, Malformed) {
   EXPECT_TRUE(read_option(bad, false).slots.empty());
   const auto cut = read_option(std::span(o).first(12), false);
   EXPECT_EQ(cut.malformed, Malformed::kShort);
-  EXPECT_TRUE(cut.ttl_prime);  // the bytes that are there are read
-  EXPECT_FALSE(cut.queue_sum_us);
-  EXPECT_EQ(option_json(cut).str().find("\"queue_sum_us\":null") != std::string::npos, true);
+  EXPECT_FALSE(cut.ttl_prime);  // a short option has no field but its carrier
+  EXPECT_EQ(option_json(cut).str(),
+            "{\"carrier\":\"ipv4\",\"version\":null,\"overflow\":null,\"sample\":null,"
+            "\"perf\":null,\"target_ttl\":null,\"ttl_prime\":null,\"cap_unavailable\":null,"
+            "\"queue_unavailable\":null,\"next_slot\":null,\"evolution\":null,"
+            "\"min_capacity\":null,\"queue_sum_us\":null,\"slots\":[],\"malformed\":\"short\"}");
+  bad = o;
+  bad[1] = 12;  // L under 18
+  EXPECT_EQ(read_option(bad, false).malformed, Malformed::kShort);
 }
 
 TEST(Option, FoundAfterOtherOptions) {
@@ -159,4 +183,8 @@ TEST(Option, FoundAfterOtherOptions) {
   EXPECT_TRUE(find_option(std::span(area).first(area.size() - 3), false, &truncated));
   EXPECT_TRUE(truncated);
   EXPECT_FALSE(find_option(std::vector<uint8_t>{1, 1, 0, 0x5e}, false));  // after EOL
+  // An IPIM type byte that ends the area is a short option.
+  const auto last = find_option(std::vector<uint8_t>{1, 1, 1, 0x5e}, false);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(read_option(*last, false).malformed, Malformed::kShort);
 }

@@ -152,7 +152,7 @@ def run_family(probe, ip6, workdir):
     # What a passive observer on the router's far side reads.
     dec = json.loads(subprocess.run([probe, "decode", pcap, "--json"], capture_output=True,
                                     text=True, timeout=20, check=True).stdout)
-    probes = [d for d in dec if d["e2e"] and d["e2e"]["type"] == "probe"]
+    probes = [d for d in dec if d["e2e"] and d["e2e"]["type"] == 1]
     check(len(probes) == COUNT, f"{fam}: decode found {len(probes)} probes")
     sent = {e["seq"]: e["option_sent"] for e in echoes}
     for d in probes:
@@ -161,6 +161,7 @@ def run_family(probe, ip6, workdir):
         check(d["ttl_prime"] == r["run"]["ttl_prime0"] and d["evolution"] == r["run"]["evolution0"],
               f"{fam}: decoded TTL'/evolution {d['ttl_prime']}/{d['evolution']}")
         check(int(sent[d["e2e"]["seq"]][8:10], 16) == d["ttl_prime"], f"{fam}: decoded vs sent")
+        check(d["e2e"]["malformed"] is None and d["e2e"]["option"] is None, f"{fam}: e2e {d['e2e']}")
         check(len(d["slots"]) >= 1 and not any(s["written"] for s in d["slots"]),
               f"{fam}: decoded slots {d['slots']}")
 

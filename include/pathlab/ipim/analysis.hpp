@@ -54,7 +54,8 @@ struct HopReport {
   bool asked = false;           // some echoed probe targeted it, or the run sampled
   unsigned stamps = 0;          // slots it wrote
   // topology, from its latest stamp
-  std::optional<uint32_t> router_id, as;
+  std::optional<std::string> router_id;  // dotted
+  std::optional<uint32_t> as;
   std::optional<std::string> ingress, egress;
   // performance, medians over its stamps
   unsigned perf_stamps = 0;

@@ -20,6 +20,7 @@ struct CapturedOption {
   std::string src, dst;
   OptionFields option;
   std::optional<E2eBlock> e2e;
+  bool e2e_short = false;  // the UDP payload starts with the magic but the block is cut
 };
 
 // The IPIM packet in one IP packet (starting at the version nibble); nullopt when none.

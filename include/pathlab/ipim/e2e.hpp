@@ -53,8 +53,9 @@ std::vector<uint8_t> encode_e2e(const E2eBlock& b);
 // echo the option bytes it announces).
 std::optional<E2eBlock> decode_e2e(std::span<const uint8_t> payload);
 
-// For `decode`: the block's fields as JSON (docs/probe.md) and as a few lines of text.
-std::string e2e_json(const E2eBlock& b);
+// For `decode`: the block's fields as JSON (docs/ipim.md "Decoders": the keys of
+// tools/scapy/ipim.py decode_e2e; null: a block cut short) and as a few lines of text.
+std::string e2e_json(const E2eBlock* b);
 std::string e2e_text(const E2eBlock& b, const std::string& indent);
 
 // The header fields the integrity groups cover, as sent or as received.

@@ -46,7 +46,8 @@ struct SlotFields {
   bool written = false, perf = false, triggered = false;
   uint8_t unavailable = 0;
   // topology
-  uint32_t router_id = 0, as = 0;
+  std::string router_id;  // dotted, as inet_ntop writes an IPv4 address
+  uint32_t as = 0;
   std::string ingress, egress;
   // performance
   uint8_t level = 0;
@@ -54,9 +55,9 @@ struct SlotFields {
   uint16_t avail_capacity = 0, capacity = 0;
 };
 
-// Every field of one option. Header fields are nullopt when their bytes are missing (a short
-// option); slots are read only from a well-formed option (or one whose only fault is the next
-// pointer), all of them, in the layout the option's K flag names.
+// Every field of one option, as docs/ipim.md "Decoders" gives them. A short option (under 18
+// bytes, or running past its container) has no field but its carrier; a malformed one no slots;
+// a well-formed one every slot, free ones too, in the layout the option's K flag names.
 struct OptionFields {
   bool ip6 = false;
   unsigned len = 0;  // L as the length byte says
@@ -68,8 +69,8 @@ struct OptionFields {
   std::vector<SlotFields> slots;
 };
 
-// `option`: type byte first; its length byte gives L, and bytes missing from `option` make it
-// short.
+// `option`: type byte first, up to the end of its container; its length byte gives L, and
+// bytes missing from `option` make it short.
 OptionFields read_option(std::span<const uint8_t> option, bool ip6);
 const char* malformed_name(Malformed m);  // "short", "version", "slot_size", "pointer"; "" for none
 // The JSON object tools/ share (docs/probe.md, "decode --json"), without the extra keys.
