@@ -29,6 +29,7 @@ uint64_t Router::input(RouterWorker& rw, const WorkerIo& io, uint8_t in, rte_mbu
     if (i + 3 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 3], void*));
     rte_mbuf* m = pkts[i];
     bytes += m->pkt_len;
+    m->port = in;  // from here on, the router-local ingress port (ipim's ingress address)
     if (m->nb_segs != 1) [[unlikely]] {
       drop(rw, Drop::EthMultiSegment, m);
       continue;

@@ -30,7 +30,6 @@
 #include "pathlab/net/checksum.hpp"
 #include "pathlab/net/ip4_options.hpp"
 #include "pathlab/net/ip6_ext.hpp"
-#include "pathlab/router/meta.hpp"
 #include "pathlab/stages/link.hpp"
 #include "pathlab/stages/link_config.hpp"
 #include "pathlab/stages/match.hpp"
@@ -184,9 +183,18 @@ class Ipim final : public MatchStage {
       : MatchStage(kDrops, kActions, c, site),
         p_(p),
         shared_(std::move(shared)),
-        sample_(p.sample, c.instance_seed(site) ^ 0x1d1d),
-        port_ip4_(site.port_ip4),
-        port_ip6_(site.port_ip6) {
+        sample_(p.sample, c.instance_seed(site) ^ 0x1d1d) {
+    ingress_.resize(std::max(site.port_ip4.size(), site.port_ip6.size()));
+    for (size_t i = 0; i < site.port_ip4.size(); ++i) {
+      if (site.port_ip4[i].empty()) continue;
+      store_be32(ingress_[i].v4, site.port_ip4[i].front().addr.v);
+      ingress_[i].has4 = true;
+    }
+    for (size_t i = 0; i < site.port_ip6.size(); ++i) {
+      if (site.port_ip6[i].empty()) continue;
+      std::memcpy(ingress_[i].v6, site.port_ip6[i].front().addr.b.data(), 16);
+      ingress_[i].has6 = true;
+    }
     if (!site.ip4.empty()) store_be32(egress4_, site.ip4.front().addr.v);
     if (!site.ip6.empty()) std::memcpy(egress6_, site.ip6.front().addr.b.data(), 16);
     has_egress4_ = !site.ip4.empty();
@@ -301,7 +309,7 @@ class Ipim final : public MatchStage {
     const bool ip4 = v.version == 4;
     const uint8_t ttl = ip4 ? v.l3[8] : v.l3[7];
     pk.arrival_ttl = static_cast<uint8_t>(ttl == 255 ? 255 : ttl + 1);
-    pk.ingress = ingress(meta(m).in_port, ip4);
+    pk.ingress = ingress(m->port, ip4);
     bool sampled = (opt.o[ipim::kOffFlags] & ipim::kFlagSample) != 0 && sample_.hit();
     if (sampled && !sampling_allowed) {
       sampled = false;
@@ -345,22 +353,12 @@ class Ipim final : public MatchStage {
     }
   }
 
-  const uint8_t* ingress(uint8_t port, bool ip4) const {
-    if (ip4) {
-      return port < port_ip4_.size() && !port_ip4_[port].empty() ? in4(port) : nullptr;
-    }
-    return port < port_ip6_.size() && !port_ip6_[port].empty()
-               ? port_ip6_[port].front().addr.b.data()
-               : nullptr;
-  }
-  const uint8_t* in4(uint8_t port) const {
-    if (in4_.size() != port_ip4_.size()) {
-      in4_.assign(port_ip4_.size(), {});
-      for (size_t i = 0; i < port_ip4_.size(); ++i) {
-        if (!port_ip4_[i].empty()) store_be32(in4_[i].data(), port_ip4_[i].front().addr.v);
-      }
-    }
-    return in4_[port].data();
+  // The first address of the router port the packet came in on (the router's input writes its
+  // index into m->port); null when that port has none of the family.
+  const uint8_t* ingress(uint16_t port, bool ip4) const {
+    if (port >= ingress_.size()) return nullptr;
+    const PortAddrs& a = ingress_[port];
+    return ip4 ? (a.has4 ? a.v4 : nullptr) : (a.has6 ? a.v6 : nullptr);
   }
 
   // This hop's values now: from the link stage after this one, else from `capacity` and the
@@ -415,9 +413,11 @@ class Ipim final : public MatchStage {
   std::shared_ptr<RouterIpim> shared_;
   Chance sample_;
   ipim::HopValues hop_;
-  std::vector<std::vector<Ip4Prefix>> port_ip4_;
-  std::vector<std::vector<Ip6Prefix>> port_ip6_;
-  mutable std::vector<std::array<uint8_t, 4>> in4_;
+  struct PortAddrs {
+    uint8_t v4[4] = {}, v6[16] = {};
+    bool has4 = false, has6 = false;
+  };
+  std::vector<PortAddrs> ingress_;  // by router port index, in network order
   uint8_t egress4_[4] = {}, egress6_[16] = {};
   bool has_egress4_ = false, has_egress6_ = false;
   Link* link_ = nullptr;

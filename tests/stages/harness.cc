@@ -105,6 +105,7 @@ rte_mbuf* make_mbuf(const Bytes& frame) {
   if (d == nullptr) throw std::runtime_error("frame too large");
   std::memcpy(d, frame.data(), frame.size());
   meta(m) = PktMeta{};
+  m->port = 0;  // the router-local ingress port, as the router's input leaves it
   m->packet_type = 0;
   uint16_t off = 12;
   uint16_t type = 0;
