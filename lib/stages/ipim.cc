@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "pathlab/config/yaml_reader.hpp"
@@ -94,10 +95,10 @@ class IpimRegistry {
     routers_[r->router] = r;
     if (!registered_) {
       registered_ = true;
-      rte_telemetry_register_cmd("/pathlab/ipim", command,
-                                 "IPIM evolution offsets: no parameter lists them; ROUTER "
-                                 "rotates that router's to a new random value, ROUTER,VALUE "
-                                 "sets it. Answers the offsets");
+      // DPDK refuses help texts of 128 characters or more.
+      const int rc = rte_telemetry_register_cmd(
+          "/pathlab/ipim", command, "IPIM evolution offsets. Params: none, ROUTER (rotate) or ROUTER,VALUE (set)");
+      if (rc != 0) throw std::runtime_error("telemetry: cannot register /pathlab/ipim");
     }
   }
 

@@ -8,6 +8,8 @@ r3 - r4 - kr (Linux) - server, with pathlab-probe reflecting on the server.
    bottleneck; its link capacity and its stamped queue delay are within 5% of the link's rate and
    of the mean sojourn the link model reports (telemetry /pathlab/links) for the same interval.
    No discrepancy is reported: the queue sum explains the RTT.
+   The telemetry command /pathlab/ipim rotates a router's evolution offset: the path's value
+   changes by exactly the difference, and comes back when the offset is set back.
 3. Integrity: a dscp rewrite on r3 is reported as a DSCP change (and not ECN); an ECN bleach as
    an ECN change (and not DSCP).
 4. Liar: r2 under-reporting its queue 10x is flagged: the queue sum does not explain the RTT.
@@ -74,6 +76,29 @@ def hop_map(lab, family):
         want = ("stamped", f"10.255.0.{n}", 65000 + n, addr(ingress), addr(egress))
         assert got == want, (n, got, want)
     assert hop(r, 5)["status"] == "did not take part", hop(r, 5)
+
+
+def rotation(lab):
+    """The path's evolution value is the same run after run until a router's offset changes:
+    /pathlab/ipim,r3 rotates r3's, and the value changes; /pathlab/ipim,r3,V sets it back."""
+    c = lab.host("client")
+
+    def value():
+        return probe(c, lab.ip4("server"), "--count", 3, "--interval", "0.05")["evolution"]
+
+    _, before = lab.telemetry("/pathlab/ipim")
+    offsets = before["/pathlab/ipim"]
+    assert sorted(offsets) == ["r1", "r2", "r3", "r4"], offsets
+    first, again = value(), value()
+    assert first == again, (first, again)
+    _, after = lab.telemetry("/pathlab/ipim,r3")
+    rotated = after["/pathlab/ipim"]["r3"]
+    assert rotated != offsets["r3"]
+    changed = value()
+    assert changed == (first + rotated - offsets["r3"]) % 2**32, (first, changed)
+    lab.telemetry(f"/pathlab/ipim,r3,{offsets['r3']}")
+    assert value() == first
+    log(f"evolution {first:#x}, {changed:#x} with r3 rotated to {rotated:#x}, then back")
 
 
 def link_totals(lab, port):
@@ -200,6 +225,7 @@ def test():
         lab.host("client").wait_ping(lab.ip4("server"), lab.ip6("server"))
         hop_map(lab, 4)
         hop_map(lab, 6)
+        rotation(lab)
         bottleneck(lab)
         integrity(lab)
         lab.down()
