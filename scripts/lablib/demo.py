@@ -18,6 +18,10 @@ labs, one after the other, each under a unique name:
    ECT(0) pings during it, through the link and again through the same link as a plain FIFO:
    throughput against the link's goodput, what the queue adds to the RTT, and the link's CE
    marks and drops from pathlab's JSON summaries.
+4. topologies/ipim.yaml, four pathlab routers taking part in IPIM and one Linux router:
+   pathlab-probe's hop map (router ids, AS numbers, addresses, the Linux hop as "did not take
+   part", TTL' verdict), then performance stamps under a 30 Mbit/s iperf3 UDP load into the
+   20 Mbit/s link, which the probe names as the bottleneck with its queue delay.
 
 It prints a report: per-hop RTTs, ping RTT, transfer rates and per-router
 counters for the first lab, the before/after table and r2's stage counters for
@@ -51,6 +55,7 @@ from lablib.tools import parse_ping, parse_traceroute  # noqa: E402
 TOPO = os.path.join(REPO, "topologies", "default.yaml")
 MB_TOPO = os.path.join(REPO, "topologies", "middlebox.yaml")
 BN_TOPO = os.path.join(REPO, "topologies", "bottleneck.yaml")
+IPIM_TOPO = os.path.join(REPO, "topologies", "ipim.yaml")
 SIZE = 20 * 1000 * 1000
 MB_SIZE = 2 * 1000 * 1000
 PORT = 8000
@@ -64,6 +69,8 @@ BN_RATE, BN_DELAY_MS = 100e6, 20.0
 BN_GOODPUT = BN_RATE * 1448 / (14 + 1500 + 24)
 BN_IPERF_S = 4
 IPERF_PORT = 5201
+# topologies/ipim.yaml: r2 -> r3 is the bottleneck (hop 2); kr, the Linux router, is hop 5.
+IPIM_BOTTLENECK_HOP, IPIM_BOTTLENECK_BPS, IPIM_KERNEL_HOP = 2, 20e6, 5
 ECE, CWR = 0x40, 0x80
 
 
@@ -296,6 +303,38 @@ def phase_bottleneck(lab, work):
     return res
 
 
+def probe_bin():
+    pl = os.environ.get("PATHLAB_BIN") or os.path.join(REPO, "build", "apps", "pathlab")
+    return os.path.join(os.path.dirname(pl), "pathlab-probe")
+
+
+def phase_ipim(lab, work):
+    """Phase 4 on topologies/ipim.yaml: the hop map pathlab-probe builds from triggered stamps,
+    then performance stamps under load and the bottleneck it names."""
+    res = {}
+    c, s = lab.host("client"), lab.host("server")
+    s4 = lab.ip4("server")
+    probe = probe_bin()
+    s.popen([probe, "reflect"], stdout=subprocess.DEVNULL)
+    c.wait_ping(s4)
+    step(f"pathlab-probe send --to {s4} --sweep 60-64: one triggered topology stamp per probe")
+    cp = c.run([probe, "send", "--to", s4, "--sweep", "60-64", "--count", "15", "--interval",
+                "0.05"], timeout=30)
+    res["map_text"] = cp.stdout
+    res["map"] = json.loads(c.run([probe, "send", "--to", s4, "--sweep", "60-64", "--count", "15",
+                                   "--interval", "0.05", "--json"], timeout=30).stdout)
+    step("iperf3 -u -b 30M into the 20 Mbit/s link; performance stamps at every hop during it")
+    s.popen(["iperf3", "-s", "-1", "-p", IPERF_PORT], stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    c.popen(["iperf3", "-c", s4, "-p", IPERF_PORT, "-u", "-b", "30M", "-l", "1200", "-t", "6"],
+            stdout=subprocess.DEVNULL)
+    time.sleep(1.5)
+    cp = c.run([probe, "send", "--to", s4, "--perf", "--sweep", "60-64", "--count", "30",
+                "--interval", "0.1", "--json"], timeout=30)
+    res["perf"] = json.loads(cp.stdout)
+    return res
+
+
 def main():
     if os.geteuid() != 0:
         print("scripts/demo: run as root (network namespaces, veths)", file=sys.stderr)
@@ -311,7 +350,8 @@ def main():
         prepare()
         for topo, name, phase in ((TOPO, f"demo{tag}", phase_default),
                                   (MB_TOPO, f"demomb{tag}", phase_middlebox),
-                                  (BN_TOPO, f"demobn{tag}", phase_bottleneck)):
+                                  (BN_TOPO, f"demobn{tag}", phase_bottleneck),
+                                  (IPIM_TOPO, f"demoip{tag}", phase_ipim)):
             step(f"lab up {os.path.relpath(topo, REPO)} as {name}")
             with Lab(topo, name=name) as lab:
                 print_layout(lab.t)
@@ -333,6 +373,7 @@ def main():
         ok = report_default(*runs[0])
         ok &= report_middlebox(*runs[1])
         ok &= report_bottleneck(*runs[2])
+        ok &= report_ipim(*runs[3])
         print(f"demo {'PASSED' if ok else 'FAILED'} in {time.monotonic() - t_start:.1f}s; "
               "labs torn down")
         rc = 0 if ok else 1
@@ -534,6 +575,53 @@ def report_bottleneck(t, res, summary):
     ok &= not unbalanced
     print(f"routers r1, r2, r3 (both runs): rx = tx + drops + consumed (+ held) "
           + (f"NOT BALANCED on {', '.join(unbalanced)}" if unbalanced else "balanced"))
+    return ok
+
+
+def report_ipim(t, res, summary):
+    ok = True
+    print()
+    print("IPIM: client - r1 - r2 =20M= r3 - r4 - kr (Linux) - server (topologies/ipim.yaml)")
+    print("pathlab-probe send --sweep 60-64 (hop map from triggered topology stamps):")
+    for line in res["map_text"].splitlines():
+        print(f"  | {line}")
+    m = res["map"]
+    want = {n: f"10.255.0.{n}" for n in range(1, 5)}
+    got = {h["hop"]: h.get("router_id") for h in m["hop_map"]}
+    good = all(got.get(n) == rid for n, rid in want.items())
+    ok &= good
+    print(f"hops 1-4 are r1-r4 by router id{mark(good)}")
+    kernel = next((h for h in m["hop_map"] if h["hop"] == IPIM_KERNEL_HOP), {})
+    good = kernel.get("status") == "did not take part" and m.get("not_taking_part") == 1
+    ok &= good
+    print(f"hop {IPIM_KERNEL_HOP} (the Linux router) did not take part, and TTL' counts exactly "
+          f"one such hop: {m.get('ttl_prime_verdict')}{mark(good)}")
+    p = res["perf"]
+    print("under a 30 Mbit/s UDP load, performance stamps (median per hop):")
+    print(f"  {'hop':>3}  {'link capacity':>14}  {'available':>12}  {'queue':>9}  level")
+    for h in p["hop_map"]:
+        if not h.get("perf_stamps"):
+            print(f"  {h['hop']:>3}  {h['status']}")
+            continue
+        cap = f"{h['capacity_bps'] / 1e6:.1f} Mbit/s" if h.get("capacity_bps") else "-"
+        avail = f"{h['avail_bps'] / 1e6:.2f} Mbit/s" if h.get("avail_bps") is not None else "-"
+        q = f"{h['queue_us'] / 1000:.2f} ms" if h.get("queue_us") is not None else "-"
+        print(f"  {h['hop']:>3}  {cap:>14}  {avail:>12}  {q:>9}  {h.get('level')}")
+    b = next((h for h in p["hop_map"] if h["hop"] == p.get("bottleneck")), {})
+    good = (p.get("bottleneck") == IPIM_BOTTLENECK_HOP
+            and abs((b.get("capacity_bps") or 0) - IPIM_BOTTLENECK_BPS) <= 0.05 * IPIM_BOTTLENECK_BPS)
+    ok &= good
+    print(f"bottleneck: hop {p.get('bottleneck')}, r2 -> r3 at "
+          f"{(b.get('capacity_bps') or 0) / 1e6:.2f} Mbit/s, queue "
+          f"{(b.get('queue_us') or 0) / 1000:.2f} ms{mark(good)}")
+    qs = (p.get("path") or {}).get("queue_sum_us") or {}
+    rtt = p.get("network_us") or {}
+    if qs and rtt:
+        print(f"path: queue delay sum median {qs['median'] / 1000:.2f} ms; network RTT median "
+              f"{rtt['median'] / 1000:.2f} ms (min {rtt['min'] / 1000:.2f} ms)")
+    good = not any("queue" in d for d in p.get("discrepancies", []))
+    ok &= good
+    print(f"no hop's values contradict the RTT{mark(good)}")
     return ok
 
 
