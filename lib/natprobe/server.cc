@@ -3,6 +3,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -16,6 +17,8 @@ namespace pathlab::natprobe {
 namespace {
 
 constexpr const char* kServerName = "pathlab-natprobe";
+// PADDING echoed at most this long: the answer stays within a UDP datagram.
+constexpr size_t kMaxPadding = 65000;
 
 Message error_response(const Message& req, unsigned code, const char* reason) {
   Message m;
@@ -64,7 +67,7 @@ std::optional<Answer> answer(const Message& req, const Endpoint& from, int ip, i
   m.mapped = from;
   m.response_origin = a[ans.ip][ans.port];
   m.other_address = a[1 - ip][1 - port];
-  m.padding = req.padding;
+  if (req.padding) m.padding = std::min(*req.padding, kMaxPadding);
   m.software = kServerName;
   m.fingerprint = req.fingerprint;
   return ans;

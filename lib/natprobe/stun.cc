@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -103,8 +104,8 @@ std::string take_attr(Message& m, uint16_t type, const uint8_t* p, size_t n) {
     }
     case kUnknownAttributes:
       if (n % 2) return fmt::format("UNKNOWN-ATTRIBUTES length {}", n);
-      if (m.unknown_attributes.empty())
-        for (size_t i = 0; i < n; i += 2) m.unknown_attributes.push_back(get16(p + i));
+      if (!m.unknown_attributes.empty()) return "";
+      for (size_t i = 0; i < n; i += 2) m.unknown_attributes.push_back(get16(p + i));
       return "";
     case kSoftware:
       if (n > kMaxSoftware) return fmt::format("SOFTWARE length {}", n);
@@ -169,6 +170,7 @@ std::vector<uint8_t> encode(const Message& m) {
                                                    m.software->size()));
   if (m.padding) put_attr(b, kPadding, std::vector<uint8_t>(*m.padding, 0));
   const size_t body = b.size() - kHeaderSize + (m.fingerprint ? 8 : 0);
+  if (body > 0xFFFF) throw std::length_error(fmt::format("STUN message of {} bytes", body));
   b[2] = static_cast<uint8_t>(body >> 8);
   b[3] = static_cast<uint8_t>(body);
   if (m.fingerprint) put_attr(b, kFingerprint, word(crc32(b) ^ kFingerprintXor));

@@ -55,6 +55,18 @@ TEST(Server, ResponsePortAndPadding) {
   EXPECT_EQ(d.msg->xor_mapped, kFrom);
 }
 
+TEST(Server, LongPaddingStaysInADatagram) {
+  Message req = request();
+  req.padding = 65400;
+  const auto a = answer(req, *parse_ip("2001:db8::7", 1), 0, 0, kAddr);
+  ASSERT_TRUE(a);
+  EXPECT_LT(encode(a->msg).size(), 65507u);
+  Message big = request();
+  big.padding = 65532;
+  big.software = "x";
+  EXPECT_THROW(encode(big), std::length_error);
+}
+
 TEST(Server, Errors) {
   Message req = request();
   req.unknown_required = {0x0031};

@@ -74,7 +74,7 @@ struct Message {
   std::vector<uint16_t> unknown_required;
 };
 
-// The wire form; the length field and FINGERPRINT are filled in.
+// The wire form; the length field and FINGERPRINT are filled in. std::length_error past 64 KiB.
 std::vector<uint8_t> encode(const Message& m);
 
 struct Decoded {
