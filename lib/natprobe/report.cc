@@ -1,6 +1,8 @@
 // Text and JSON forms of a discovery report.
 #include "pathlab/natprobe/report.hpp"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "pathlab/ipim/json_writer.hpp"
@@ -31,7 +33,7 @@ std::string test_json(const TestResult& t) {
   o.add("mapped", text_of(t.mapped)).add("response_origin", text_of(t.response_origin));
   o.add("other_address", text_of(t.other_address));
   o.add("error", t.error ? std::optional(t.error->code) : std::nullopt);
-  o.add("elapsed_ms", t.answered ? std::optional(t.elapsed_s * 1e3) : std::nullopt);
+  o.add("elapsed_ms", t.answered ? std::optional(std::round(t.elapsed_s * 1e6) / 1e3) : std::nullopt);
   return o.str();
 }
 
