@@ -7,6 +7,7 @@ The router is Linux's, in four set-ups, each run checked against what Linux does
     hairpinning (no rule sends the router's own address back in), the port preserved;
   nft masquerade fully-random: address-and-port-dependent mapping, a new port each time;
   masquerade with conntrack's UDP timeouts at 3 s: the binding lifetime, between 2 and 4 s.
+The text output and the exit codes (no server 3, bad arguments 2, an address not its own 1).
 Each NAT run uses a local port of its own: conntrack keeps the earlier runs' entries.
 
 Names carry this process's pid; the namespaces are removed in `finally`, whatever happens; every
@@ -132,6 +133,22 @@ def masquerade_random(natprobe):
     check(len(ports) == 3, f"mapped addresses {ports}")
 
 
+def text_and_exit_codes(natprobe):
+    cp = T.sh("cli", natprobe, "client", "--server", ADDR["srv4"], "--local-port", "40004", timeout=30, check=False)
+    check(cp.returncode == 0, f"text client exited {cp.returncode}: {cp.stderr}")
+    for line in ("mapping            endpoint_independent", "filtering          address_and_port_dependent",
+                 "hairpinning        no", "port preservation  yes", f"mapped address     {ADDR['nat4b']}:40004"):
+        check(line in cp.stdout, f"text output lacks {line!r}:\n{cp.stdout}")
+    runs = [(3, ["client", "--server", ADDR["srv4"], "--port", "9", "--timeout", "300ms"]),
+            (2, ["client", "--port", "3478"]),
+            (2, ["client", "--server", "no-such-host"]),
+            (2, ["server", "--primary", ADDR["srv4"], "--alternate", ADDR["srv4"]]),
+            (1, ["server", "--primary", ADDR["cli4"], "--alternate", ADDR["srv4"], "--duration", "1s"])]
+    for want, args in runs:
+        rc = T.sh("srv" if args[0] == "server" else "cli", natprobe, *args, timeout=20, check=False).returncode
+        check(rc == want, f"pathlab-natprobe {' '.join(args)} exited {rc}, not {want}")
+
+
 def lifetime(natprobe):
     T.sh("nat", "sysctl", "-qw", "net.netfilter.nf_conntrack_udp_timeout=3",
          "net.netfilter.nf_conntrack_udp_timeout_stream=3")
@@ -162,6 +179,7 @@ def test():
         set_nat("masquerade fully-random")
         masquerade_random(natprobe)
         set_nat("masquerade")
+        text_and_exit_codes(natprobe)
         lifetime(natprobe)
         early = [p for p in T.procs if p.poll() is not None]
         check(not early, f"a server exited early: {early[0].stderr.read() if early else ''}")
