@@ -13,6 +13,7 @@
 
 #include "pathlab/ipim/analysis.hpp"
 #include "pathlab/ipim/capture.hpp"
+#include "pathlab/ipim/cli_args.hpp"
 #include "pathlab/ipim/option_fields.hpp"
 #include "pathlab/ipim/reflector.hpp"
 #include "pathlab/ipim/sender.hpp"
@@ -21,7 +22,7 @@ namespace {
 
 using namespace pathlab::ipim;
 
-constexpr int kExitUsage = 2, kExitNoEcho = 3;
+constexpr int kExitNoEcho = 3;
 
 const char* kUsage = R"(usage:
   pathlab-probe send --to ADDR [--port 33434] [--count N] [--interval 0.1s] [--slots N]
@@ -32,71 +33,6 @@ const char* kUsage = R"(usage:
   pathlab-probe reflect [--port 33434] [--ipv6] [--count N | --duration D] [--salt S] [--verbose]
   pathlab-probe decode FILE.pcap [--json]
 )";
-
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// --key value and --flag arguments after the subcommand.
-class Args {
- public:
-  Args(int argc, char** argv, int first, const std::vector<std::string>& flags,
-       const std::vector<std::string>& valued) {
-    for (int i = first; i < argc; ++i) {
-      const std::string a = argv[i];
-      if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
-        set_[a] = "";
-      } else if (std::find(valued.begin(), valued.end(), a) != valued.end()) {
-        if (i + 1 >= argc) throw UsageError(a + " needs a value");
-        set_[a] = argv[++i];
-      } else if (a.starts_with("--")) {
-        throw UsageError("unknown option " + a);
-      } else {
-        positional_.push_back(a);
-      }
-    }
-  }
-  bool has(const std::string& k) const { return set_.count(k) != 0; }
-  std::string get(const std::string& k, const std::string& def = "") const {
-    auto it = set_.find(k);
-    return it == set_.end() ? def : it->second;
-  }
-  const std::vector<std::string>& positional() const { return positional_; }
-
- private:
-  std::map<std::string, std::string> set_;
-  std::vector<std::string> positional_;
-};
-
-unsigned long parse_uint(const std::string& s, const std::string& what, unsigned long max,
-                         unsigned long min = 0) {
-  size_t used = 0;
-  unsigned long v = 0;
-  try {
-    v = std::stoul(s, &used, 0);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (s.empty() || used != s.size() || s[0] == '-' || v > max || v < min)
-    throw UsageError(fmt::format("{}: '{}' is not a number in {}..{}", what, s, min, max));
-  return v;
-}
-
-// "0.1", "0.1s", "100ms", "250us", "2m" -> seconds.
-double parse_duration(const std::string& s, const std::string& what) {
-  size_t used = 0;
-  double v = -1;
-  try {
-    v = std::stod(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  const std::string unit = used ? s.substr(used) : "";
-  const std::map<std::string, double> scale{{"", 1}, {"s", 1}, {"ms", 1e-3}, {"us", 1e-6}, {"m", 60}};
-  if (!used || !scale.count(unit) || !(v >= 0))
-    throw UsageError(fmt::format("{}: '{}' is not a duration (like 0.1s, 100ms)", what, s));
-  return v * scale.at(unit);
-}
 
 SendOptions send_options(const Args& a) {
   SendOptions o;
@@ -189,12 +125,7 @@ int cmd_decode(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
-    fmt::print(argc < 2 ? stderr : stdout, "{}", kUsage);
-    return argc < 2 ? kExitUsage : 0;
-  }
-  const std::string cmd = argv[1];
-  try {
+  return tool_main(argc, argv, "pathlab-probe", kUsage, [&](const std::string& cmd) {
     if (cmd == "send")
       return cmd_send(Args(argc, argv, 2, {"--perf", "--topology", "--sample", "--ipv6", "--json"},
                            {"--to", "--port", "--count", "--interval", "--slots", "--target", "--sweep",
@@ -205,11 +136,5 @@ int main(int argc, char** argv) {
                               {"--port", "--count", "--duration", "--salt"}));
     if (cmd == "decode") return cmd_decode(Args(argc, argv, 2, {"--json"}, {}));
     throw UsageError("unknown subcommand " + cmd);
-  } catch (const UsageError& e) {
-    fmt::print(stderr, "pathlab-probe: {}\n{}", e.what(), kUsage);
-    return kExitUsage;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "pathlab-probe: {}\n", e.what());
-    return 1;
-  }
+  });
 }

@@ -5,6 +5,7 @@ tests/net/icmp_refs.json) and from the repository's YAML files. Deterministic; a
 files in all. Usage: make_corpus.py [BUILD]  (default: <repo>/build)"""
 import glob
 import hashlib
+import ipaddress
 import json
 import os
 import random
@@ -12,6 +13,7 @@ import re
 import shutil
 import struct
 import sys
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -134,6 +136,38 @@ for i in range(10):
         data = data[:-5]
     write("pcap", data)
 write("pcap", pcap([b""], 0xA1B2C3D4, "<"))  # a caplen-0 record
+
+# natprobe: STUN messages (RFC 5389, RFC 5780 attributes), requests and responses.
+def stun(mtype, txid, attrs, fingerprint=False):
+    body = b"".join(struct.pack(">HH", t, len(v)) + v + bytes(-len(v) % 4) for t, v in attrs)
+    size = len(body) + (8 if fingerprint else 0)
+    msg = struct.pack(">HHI", mtype, size, 0x2112A442) + txid + body
+    if fingerprint:
+        msg += struct.pack(">HHI", 0x8028, 4, zlib.crc32(msg) ^ 0x5354554E)
+    return msg
+
+
+def stun_addr(ip, port, txid=None):
+    raw = ipaddress.ip_address(ip).packed
+    if txid is not None:  # XOR-MAPPED-ADDRESS
+        port ^= 0x2112
+        raw = bytes(a ^ b for a, b in zip(raw, struct.pack(">I", 0x2112A442) + txid))
+    return struct.pack(">BBH", 0, 1 if len(raw) == 4 else 2, port) + raw
+
+
+tx = bytes(range(1, 13))
+write("natprobe", stun(0x0001, tx, []))
+write("natprobe", stun(0x0001, tx, [(0x0003, struct.pack(">I", 6))], True))
+write("natprobe", stun(0x0001, tx, [(0x0027, struct.pack(">HH", 40000, 0)), (0x0026, bytes(9))], True))
+write("natprobe", stun(0x0101, tx, [(0x0020, stun_addr("203.0.113.1", 40000, tx)),
+                                    (0x0001, stun_addr("203.0.113.1", 40000)),
+                                    (0x802B, stun_addr("192.0.2.1", 3478)),
+                                    (0x802C, stun_addr("192.0.2.2", 3479)),
+                                    (0x8022, b"pathlab-natprobe")], True))
+write("natprobe", stun(0x0101, tx, [(0x0020, stun_addr("2001:db8::1", 3478, tx)),
+                                    (0x802C, stun_addr("2001:db8::2", 3479))]))
+write("natprobe", stun(0x0111, tx, [(0x0009, bytes([0, 0, 4, 20]) + b"Unknown Attribute"),
+                                    (0x000A, struct.pack(">HH", 0x0031, 0x0007))], True))
 
 for t in sorted(os.listdir(OUT)):
     print(f"{t}: {len(os.listdir(os.path.join(OUT, t)))} files")

@@ -18,44 +18,27 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 from lablib import runner as R  # noqa: E402
 from lablib.lab import main  # noqa: E402
+from lablib.nstest import NsTest, check  # noqa: E402
 
-TAG = f"pp{os.getpid() % 100000}"
-NS = {"snd": f"{TAG}-snd", "rtr": f"{TAG}-rtr", "rfl": f"{TAG}-rfl"}
+T = NsTest("probe-ns", "pp", ("snd", "rtr", "rfl"))
+TAG, NS = T.tag, T.ns
 COUNT = 10
 ADDR = {
     "snd4": "10.201.1.2", "rtr4a": "10.201.1.1", "rtr4b": "10.201.2.1", "rfl4": "10.201.2.2",
     "snd6": "fd00:201:1::2", "rtr6a": "fd00:201:1::1", "rtr6b": "fd00:201:2::1",
     "rfl6": "fd00:201:2::2",
 }
-_procs = []
-
-
-def log(msg):
-    print(f"[probe-ns {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def probe_binary():
-    root = os.environ.get("PATHLAB_BUILD_ROOT") or os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "..", "build")
-    path = os.path.join(root, "apps", "pathlab-probe")
-    if not os.access(path, os.X_OK):
-        raise R.LabFailure(f"no pathlab-probe at {path}")
-    return path
 
 
 def sh(ns, *cmd, timeout=10):
-    return R.run(list(cmd), ns=NS[ns], timeout=timeout)
+    return T.sh(ns, *cmd, timeout=timeout)
 
 
 def build():
-    for ns in NS.values():
-        R.run(["ip", "netns", "add", ns])
-    links = [("snd", f"{TAG}s0", "rtr", f"{TAG}r0"), ("rtr", f"{TAG}r1", "rfl", f"{TAG}f0")]
-    for a, an, b, bn in links:
-        R.run(["ip", "link", "add", an, "netns", NS[a], "type", "veth", "peer", "name", bn,
-               "netns", NS[b]])
+    T.add_namespaces()
+    T.veth("snd", f"{TAG}s0", "rtr", f"{TAG}r0")
+    T.veth("rtr", f"{TAG}r1", "rfl", f"{TAG}f0")
     for ns in NS:
-        sh(ns, "ip", "link", "set", "lo", "up")
         sh(ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
     sh("rtr", "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
     plan = [("snd", f"{TAG}s0", "snd4", "snd6"), ("rtr", f"{TAG}r0", "rtr4a", "rtr6a"),
@@ -75,34 +58,8 @@ def build():
                 raise R.LabFailure(f"no ping to {dst} through the Linux router")
 
 
-def teardown():
-    for p in _procs:
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5)
-    existing = R.existing_netns()
-    for ns in NS.values():
-        if ns in existing:
-            R.kill_ns_processes(ns)
-            R.run(["ip", "netns", "del", ns], check=False)
-    left = [ns for ns in NS.values() if ns in R.existing_netns()]
-    if left:
-        raise R.LabFailure(f"namespaces left behind: {left}")
-
-
 def start(ns, cmd, **kw):
-    p = subprocess.Popen(["ip", "netns", "exec", NS[ns]] + cmd, stdin=subprocess.DEVNULL, **kw)
-    _procs.append(p)
-    return p
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
+    return T.start(ns, cmd, **kw)
 
 
 def run_family(probe, ip6, workdir):
@@ -123,7 +80,7 @@ def run_family(probe, ip6, workdir):
     dump.terminate()
     dump.communicate(timeout=10)
     r = json.loads(cp.stdout)
-    log(f"{fam}: {r['echoes']} echoes, TTL' {r['ttl_prime_verdict']!r}, "
+    T.log(f"{fam}: {r['echoes']} echoes, TTL' {r['ttl_prime_verdict']!r}, "
         f"RTT median {r['rtt_us']['median']:.0f} us (network {r['network_us']['median']:.0f}, "
         f"host {r['host_us']['median']:.0f})")
 
@@ -169,15 +126,15 @@ def run_family(probe, ip6, workdir):
 def test():
     if os.geteuid() != 0:
         raise R.LabFailure("root needed (namespaces, IP options, raw sockets)")
-    probe = probe_binary()
+    probe = T.binary("pathlab-probe")
     workdir = os.environ.get("PATHLAB_BUILD_ROOT") or "/tmp"
     try:
-        log(f"namespaces {', '.join(NS.values())}")
+        T.log(f"namespaces {', '.join(NS.values())}")
         build()
         run_family(probe, False, workdir)
         run_family(probe, True, workdir)
     finally:
-        teardown()
+        T.teardown()
         for fam in ("IPv4", "IPv6"):
             try:
                 os.environ.get("KEEP_PCAP") or os.unlink(os.path.join(workdir, f"{TAG}-{fam}.pcap"))
