@@ -178,11 +178,16 @@ std::vector<Out> StageRun::run(const std::vector<Bytes>& frames) {
   std::vector<Out> out(b.n);
   for (uint16_t i = 0; i < b.n; ++i) {
     out[i].verdict = b.verdict[i];
-    if (b.verdict[i] == kPass || b.verdict[i] == kGenerated) out[i].bytes = bytes_of(b.pkts[i]);
+    if (b.verdict[i] == kPass || b.verdict[i] == kGenerated || b.verdict[i] == kRedirect) {
+      out[i].bytes = bytes_of(b.pkts[i]);
+      out[i].redirect_port = b.redirect_port[i];
+    }
   }
+  b.nredirect = 0;
   Chain::compact(*stage_, b);  // counts drops (and frees them) as the engine does
   for (uint16_t i = 0; i < b.n; ++i) rte_pktmbuf_free(b.pkts[i]);
   for (uint16_t i = 0; i < b.ngen; ++i) rte_pktmbuf_free(b.gen[i]);
+  for (uint16_t i = 0; i < b.nredirect; ++i) rte_pktmbuf_free(b.redirect[i]);
   return out;
 }
 

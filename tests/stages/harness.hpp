@@ -60,6 +60,7 @@ Bytes bytes_of(const rte_mbuf* m);
 struct Out {
   uint8_t verdict = kPass;  // kPass, kGenerated, kHeld, kRedirect, or drop reason index + 1
   Bytes bytes;              // the frame after the stage (empty when dropped)
+  uint8_t redirect_port = 0;  // with kRedirect
 };
 
 class StageRun {
