@@ -119,4 +119,9 @@ void expect_parse_errors(const std::string& kind, const ParseCases& cases);
 
 ::testing::AssertionResult checksums_ok(const Bytes& frame);
 
+// An untagged IPv4 frame (host-order addresses) with UDP (4 bytes of data), TCP (no options) or
+// ICMP (an echo of type icmp_type, identifier sport); every checksum valid.
+Bytes ip4_frame(uint8_t proto, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+                uint8_t tcp_flags = 0x02, uint8_t icmp_type = 8);
+
 }  // namespace pathlab::test

@@ -66,50 +66,9 @@ void expect_case(StageRun& s, const std::string& c) {
 
 uint32_t ip(const char* s) { return parse_ip4(s)->v; }
 
-// Ethernet + IPv4 + (UDP with 4 bytes | TCP | ICMP echo with id = sport), checksums valid.
 Bytes pkt(uint8_t proto, const char* src, uint16_t sport, const char* dst, uint16_t dport,
           uint8_t tcp_flags = 0x02, uint8_t icmp_type = 8) {
-  const size_t l4 = proto == 6 ? 20 : (proto == 17 ? 12 : 8);
-  Bytes f(14 + 20 + l4, 0);
-  f[12] = 0x08;
-  uint8_t* h = f.data() + 14;
-  h[0] = 0x45;
-  h[3] = static_cast<uint8_t>(20 + l4);
-  h[8] = 64;
-  h[9] = proto;
-  const uint32_t s = rte_cpu_to_be_32(ip(src)), d = rte_cpu_to_be_32(ip(dst));
-  std::memcpy(h + 12, &s, 4);
-  std::memcpy(h + 16, &d, 4);
-  uint8_t* t = h + 20;
-  auto put = [](uint8_t* p, uint16_t v) {
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
-  };
-  auto* iph = reinterpret_cast<rte_ipv4_hdr*>(h);
-  iph->hdr_checksum = rte_ipv4_cksum(iph);
-  if (proto == 1) {
-    t[0] = icmp_type;
-    put(t + 4, sport);
-    put(t + 2, static_cast<uint16_t>(~rte_raw_cksum(t, l4)));
-    std::swap(t[2], t[3]);  // rte_raw_cksum sums in host order
-    return f;
-  }
-  put(t, sport);
-  put(t + 2, dport);
-  if (proto == 17) {
-    put(t + 4, 12);
-    std::memcpy(t + 8, "data", 4);
-    put(t + 6, 0);
-    const uint16_t ck = rte_ipv4_udptcp_cksum(iph, t);
-    std::memcpy(t + 6, &ck, 2);
-  } else {
-    t[12] = 0x50;
-    t[13] = tcp_flags;
-    t[14] = 0xff;
-    const uint16_t ck = rte_ipv4_udptcp_cksum(iph, t);
-    std::memcpy(t + 16, &ck, 2);
-  }
-  return f;
+  return ip4_frame(proto, ip(src), sport, ip(dst), dport, tcp_flags, icmp_type);
 }
 Bytes udp(const char* src, uint16_t sport, const char* dst, uint16_t dport) {
   return pkt(17, src, sport, dst, dport);
