@@ -88,20 +88,6 @@ bool is_rst(const PktView& v) {
   return v.proto == kProtoTcp && v.l4 != nullptr && v.l4_len >= 14 && (v.l4[13] & kTcpRst) != 0;
 }
 
-// A reply's frame keeps the received MAC addresses (the router rewrites them) but no VLAN tags:
-// routed packets carry a 14-byte Ethernet header. `frame` starts l2_len bytes before the IP header.
-void untag(rte_mbuf* m, uint16_t l2_len, bool v4) {
-  uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
-  if (l2_len > kEthLen) {
-    std::memmove(frame + (l2_len - kEthLen), frame, 12);
-    frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_adj(m, l2_len - kEthLen));
-  }
-  store_be16(frame + 12, v4 ? parse::kEtherIpv4 : parse::kEtherIpv6);
-  m->l2_len = kEthLen;
-  m->l3_len = v4 ? 20 : 40;
-  m->packet_type = v4 ? kPtype4 : kPtype6;
-}
-
 // RFC 9293 3.10.7.1 reset for a segment to a closed port, built in place: addresses and ports
 // swapped, no options, no payload, new IP header without options or extension headers.
 // False (mbuf untouched) when no reset may be sent. v: a whole TCP segment (whole_tcp).
@@ -134,7 +120,7 @@ bool make_rst(rte_mbuf* m, const PktView& v) {
       v.l4_len - (v.l4[12] >> 4) * 4u + ((flags & kTcpSyn) ? 1 : 0) + ((flags & kTcpFin) ? 1 : 0);
 
   const uint16_t l2_len = m->l2_len;
-  untag(m, l2_len, v4);
+  untag_reply(m, l2_len, v4);
   const uint16_t ip_len = v4 ? 20 : 40;
   const uint16_t frame_len = kEthLen + ip_len + 20;
   if (m->next != nullptr) {
@@ -236,7 +222,7 @@ class Block final : public MatchStage {
       bucket_.refund();
       return kNoReply;
     }
-    if (!with_rst) untag(m, l2_len, v4);
+    if (!with_rst) untag_reply(m, l2_len, v4);
     count_action(with_rst ? kRstSent : (v4 ? kIcmpSent : kIcmp6Sent));
     return kGenerated;
   }

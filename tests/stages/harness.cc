@@ -178,11 +178,16 @@ std::vector<Out> StageRun::run(const std::vector<Bytes>& frames) {
   std::vector<Out> out(b.n);
   for (uint16_t i = 0; i < b.n; ++i) {
     out[i].verdict = b.verdict[i];
-    if (b.verdict[i] == kPass || b.verdict[i] == kGenerated) out[i].bytes = bytes_of(b.pkts[i]);
+    if (b.verdict[i] == kPass || b.verdict[i] == kGenerated || b.verdict[i] == kRedirect) {
+      out[i].bytes = bytes_of(b.pkts[i]);
+      out[i].redirect_port = b.redirect_port[i];
+    }
   }
+  b.nredirect = 0;
   Chain::compact(*stage_, b);  // counts drops (and frees them) as the engine does
   for (uint16_t i = 0; i < b.n; ++i) rte_pktmbuf_free(b.pkts[i]);
   for (uint16_t i = 0; i < b.ngen; ++i) rte_pktmbuf_free(b.gen[i]);
+  for (uint16_t i = 0; i < b.nredirect; ++i) rte_pktmbuf_free(b.redirect[i]);
   return out;
 }
 
@@ -284,6 +289,44 @@ void expect_parse_errors(const std::string& kind, const ParseCases& cases) {
   }
   rte_pktmbuf_free(m);
   return r;
+}
+
+Bytes ip4_frame(uint8_t proto, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+                uint8_t tcp_flags, uint8_t icmp_type) {
+  const size_t l4 = proto == kProtoTcp ? 20 : (proto == kProtoUdp ? 12 : 8);
+  Bytes f(14 + 20 + l4, 0);
+  f[12] = 0x08;
+  uint8_t* h = f.data() + 14;
+  h[0] = 0x45;
+  store_be16(h + 2, static_cast<uint16_t>(20 + l4));
+  h[8] = 64;
+  h[9] = proto;
+  store_be32(h + 12, src);
+  store_be32(h + 16, dst);
+  csum::set_ip4_header(h, 20);
+  uint8_t* t = h + 20;
+  if (proto == kProtoIcmp4) {
+    t[0] = icmp_type;
+    store_be16(t + 4, sport);
+    put16(t + 2, static_cast<uint16_t>(~csum::sum(t, l4)));
+    return f;
+  }
+  store_be16(t, sport);
+  store_be16(t + 2, dport);
+  if (proto == kProtoUdp) {
+    store_be16(t + 4, 12);
+    std::memcpy(t + 8, "data", 4);
+  } else {
+    t[12] = 0x50;
+    t[13] = tcp_flags;
+    t[14] = 0xff;
+  }
+  PktView v;
+  rte_mbuf* m = make_mbuf(f);
+  if (view_packet(m, v)) l4_cksum_full(v);
+  Bytes out = bytes_of(m);
+  rte_pktmbuf_free(m);
+  return out;
 }
 
 }  // namespace pathlab::test

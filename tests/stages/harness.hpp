@@ -60,6 +60,7 @@ Bytes bytes_of(const rte_mbuf* m);
 struct Out {
   uint8_t verdict = kPass;  // kPass, kGenerated, kHeld, kRedirect, or drop reason index + 1
   Bytes bytes;              // the frame after the stage (empty when dropped)
+  uint8_t redirect_port = 0;  // with kRedirect
 };
 
 class StageRun {
@@ -117,5 +118,10 @@ using ParseCases = std::vector<std::pair<std::string, std::string>>;
 void expect_parse_errors(const std::string& kind, const ParseCases& cases);
 
 ::testing::AssertionResult checksums_ok(const Bytes& frame);
+
+// An untagged IPv4 frame (host-order addresses) with UDP (4 bytes of data), TCP (no options) or
+// ICMP (an echo of type icmp_type, identifier sport); every checksum valid.
+Bytes ip4_frame(uint8_t proto, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+                uint8_t tcp_flags = 0x02, uint8_t icmp_type = 8);
 
 }  // namespace pathlab::test

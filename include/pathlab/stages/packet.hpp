@@ -50,4 +50,18 @@ inline void set_traffic_class(const PktView& v, uint8_t tc) {
   }
 }
 
+// A reply's frame keeps the received MAC addresses (the router rewrites them) but no VLAN tags:
+// routed packets carry a 14-byte Ethernet header. `frame` starts l2_len bytes before the IP header.
+inline void untag_reply(rte_mbuf* m, uint16_t l2_len, bool v4) {
+  uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+  if (l2_len > parse::kEtherHdrLen) {
+    std::memmove(frame + (l2_len - parse::kEtherHdrLen), frame, 12);
+    frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_adj(m, l2_len - parse::kEtherHdrLen));
+  }
+  store_be16(frame + 12, v4 ? parse::kEtherIpv4 : parse::kEtherIpv6);
+  m->l2_len = parse::kEtherHdrLen;
+  m->l3_len = v4 ? 20 : 40;
+  m->packet_type = v4 ? kPtype4 : kPtype6;
+}
+
 }  // namespace pathlab
