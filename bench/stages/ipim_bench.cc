@@ -72,7 +72,9 @@ void run(benchmark::State& s, const std::string& extra, const Frame& frame,
 void BM_IpimAccumulate(benchmark::State& s) { run(s, "sample: 1", udp4(true, false)); }
 void BM_IpimStamp(benchmark::State& s) { run(s, "sample: 1", udp4(true, true)); }
 void BM_IpimDefaultSample(benchmark::State& s) { run(s, "", udp4(true, true)); }
-void BM_IpimNoOption(benchmark::State& s) { run(s, "sample: 1", udp4(false, false), Expect::Unchanged); }
+void BM_IpimNoOption(benchmark::State& s) {
+  run(s, "sample: 1", udp4(false, false), Expect::Unchanged);
+}
 void BM_IpimStamp6(benchmark::State& s) { run(s, "sample: 1", udp6()); }
 
 STAGE_BENCH(BM_IpimAccumulate);
