@@ -167,25 +167,31 @@ Frame tcp_frame(const TcpFrame& p) {
   return frame;
 }
 
+// The Ethernet type and the IPv6 header (fd00::2 -> 2001:db8::1, hop limit 64) of frame `f`.
+static void ip6_header(Frame& f, uint8_t tos, size_t payload_len, uint8_t next) {
+  f[12] = 0x86;
+  f[13] = 0xdd;
+  uint8_t* ip = f.data() + 14;
+  ip[0] = static_cast<uint8_t>(0x60 | tos >> 4);
+  ip[1] = static_cast<uint8_t>(tos << 4);
+  ip[4] = static_cast<uint8_t>(payload_len >> 8);
+  ip[5] = static_cast<uint8_t>(payload_len);
+  ip[6] = next;
+  ip[7] = 64;
+  ip[8] = 0xfd;
+  ip[23] = 2;
+  const uint8_t dst[4] = {0x20, 0x01, 0x0d, 0xb8};
+  std::memcpy(ip + 24, dst, 4);
+  ip[39] = 1;
+}
+
 Frame tcp_options_frame(bool v6, const Frame& opts, uint8_t flags, size_t payload, uint8_t tos) {
   const size_t l3 = v6 ? 40 : 20;
   const size_t tcp_len = 20 + opts.size() + payload;
   Frame f(14 + l3 + tcp_len, 0);
   uint8_t* ip = f.data() + 14;
   if (v6) {
-    f[12] = 0x86;
-    f[13] = 0xdd;
-    ip[0] = static_cast<uint8_t>(0x60 | tos >> 4);
-    ip[1] = static_cast<uint8_t>(tos << 4);
-    ip[4] = static_cast<uint8_t>(tcp_len >> 8);
-    ip[5] = static_cast<uint8_t>(tcp_len);
-    ip[6] = 6;
-    ip[7] = 64;
-    ip[8] = 0xfd;
-    ip[23] = 2;
-    const uint8_t dst[4] = {0x20, 0x01, 0x0d, 0xb8};
-    std::memcpy(ip + 24, dst, 4);
-    ip[39] = 1;
+    ip6_header(f, tos, tcp_len, 6);
   } else {
     f[12] = 0x08;
     ip[0] = 0x45;
@@ -215,6 +221,50 @@ Frame tcp_options_frame(bool v6, const Frame& opts, uint8_t flags, size_t payloa
     ck = rte_ipv4_udptcp_cksum(hdr, tcp);
   }
   std::memcpy(tcp + 16, &ck, 2);
+  return f;
+}
+
+Frame udp_frame(bool v6, const Frame& ext, size_t payload) {
+  const size_t udp_len = 8 + payload;
+  const size_t l3 = (v6 ? 40 : 20) + ext.size();
+  Frame f(14 + l3 + udp_len, 0);
+  uint8_t* ip = f.data() + 14;
+  uint8_t* udp = ip + l3;
+  udp[0] = 0x13;  // 5000 -> 53
+  udp[1] = 0x88;
+  udp[3] = 53;
+  udp[4] = static_cast<uint8_t>(udp_len >> 8);
+  udp[5] = static_cast<uint8_t>(udp_len);
+  for (size_t i = 8; i < udp_len; ++i) udp[i] = static_cast<uint8_t>(i);
+  uint16_t ck = 0;
+  if (v6) {
+    ip6_header(f, 0, ext.size() + udp_len, ext.empty() ? IPPROTO_UDP : 0);  // 0: Hop-by-Hop
+    std::memcpy(ip + 40, ext.data(), ext.size());
+    rte_ipv6_hdr plain{};
+    std::memcpy(&plain, ip, 40);
+    plain.proto = IPPROTO_UDP;
+    plain.payload_len = rte_cpu_to_be_16(static_cast<uint16_t>(udp_len));
+    ck = rte_ipv6_udptcp_cksum(&plain, udp);
+  } else {
+    f[12] = 0x08;
+    ip[0] = static_cast<uint8_t>(0x40 | l3 / 4);
+    ip[2] = static_cast<uint8_t>((l3 + udp_len) >> 8);
+    ip[3] = static_cast<uint8_t>(l3 + udp_len);
+    ip[8] = 64;
+    ip[9] = IPPROTO_UDP;
+    const uint8_t addrs[8] = {10, 0, 0, 2, 198, 18, 0, 1};
+    std::memcpy(ip + 12, addrs, 8);
+    std::memcpy(ip + 20, ext.data(), ext.size());
+    const uint16_t hck = static_cast<uint16_t>(~rte_raw_cksum(ip, l3));
+    std::memcpy(ip + 10, &hck, 2);
+    // The pseudo-header does not depend on the options.
+    rte_ipv4_hdr plain{};
+    std::memcpy(&plain, ip, 20);
+    plain.version_ihl = 0x45;
+    plain.total_length = rte_cpu_to_be_16(static_cast<uint16_t>(20 + udp_len));
+    ck = rte_ipv4_udptcp_cksum(&plain, udp);
+  }
+  std::memcpy(udp + 6, &ck, 2);
   return f;
 }
 

@@ -125,6 +125,11 @@ Frame tcp_frame(const TcpFrame& p);
 // with the options `opts`, `flags` and `payload` bytes of data, checksums valid.
 Frame tcp_options_frame(bool v6, const Frame& opts, uint8_t flags, size_t payload, uint8_t tos = 0);
 
+// Ethernet + IPv4 (10.0.0.2 -> 198.18.0.1) with the options area `ext` (a multiple of 4 bytes),
+// or IPv6 (fd00::2 -> 2001:db8::1) with the Hop-by-Hop header `ext` (none if empty), + UDP
+// 5000 -> 53 with `payload` bytes of data (byte i of the datagram is i), checksums valid.
+Frame udp_frame(bool v6, const Frame& ext, size_t payload);
+
 }  // namespace pathlab::bench
 
 #define STAGE_BENCH(fn)                                                       \

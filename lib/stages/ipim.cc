@@ -174,6 +174,25 @@ uint8_t level_of(double p) {
   return static_cast<uint8_t>(std::lround(std::min(p, 1.0) * ipim::kLevelMax));
 }
 
+// The walk for the first option of `type` in base[begin, end) (tlv::walk: Stopped with it in
+// `o`, Done or Malformed). Senders put the IPIM option first; that case is the walk's first step
+// written out, with the same answer.
+template <tlv::Format F>
+tlv::Walk first_of(const uint8_t* base, uint32_t begin, uint32_t end, uint8_t type,
+                   tlv::Option& o) {
+  if (base[begin] == type && end - begin >= 2) {
+    const uint32_t len = base[begin + 1] + uint32_t{F.len_extra};
+    if (len < 2 || len > end - begin) return tlv::Walk::Malformed;
+    o = tlv::Option{begin, static_cast<uint16_t>(len), type};
+    return tlv::Walk::Stopped;
+  }
+  return tlv::walk<F>(base, begin, end, [&](const tlv::Option& x) {
+    if (x.type != type) return true;
+    o = x;
+    return false;
+  });
+}
+
 // Where the option is, or why there is none to touch.
 enum class Found : uint8_t { kNone, kOption, kMalformed };
 
@@ -184,22 +203,26 @@ class Ipim final : public MatchStage {
       : MatchStage(kDrops, kActions, c, site),
         p_(p),
         shared_(std::move(shared)),
-        sample_(p.sample, c.instance_seed(site) ^ 0x1d1d) {
-    ingress_.resize(std::max(site.port_ip4.size(), site.port_ip6.size()));
-    for (size_t i = 0; i < site.port_ip4.size(); ++i) {
-      if (site.port_ip4[i].empty()) continue;
-      store_be32(ingress_[i].v4, site.port_ip4[i].front().addr.v);
-      ingress_[i].has4 = true;
-    }
-    for (size_t i = 0; i < site.port_ip6.size(); ++i) {
-      if (site.port_ip6[i].empty()) continue;
-      std::memcpy(ingress_[i].v6, site.port_ip6[i].front().addr.b.data(), 16);
-      ingress_[i].has6 = true;
-    }
+        sample_(p.sample, c.instance_seed(site) ^ 0x1d1d),
+        lies_(p.liar.any()),
+        lies_about_others_(p.liar.others_queue_scale != 1) {
     if (!site.ip4.empty()) store_be32(egress4_, site.ip4.front().addr.v);
     if (!site.ip6.empty()) std::memcpy(egress6_, site.ip6.front().addr.b.data(), 16);
     has_egress4_ = !site.ip4.empty();
     has_egress6_ = !site.ip6.empty();
+    // Every port's first address in wire order, by input port (null: none), for the slots.
+    in4_.resize(site.port_ip4.size());
+    in6_.resize(site.port_ip6.size());
+    for (size_t i = 0; i < in4_.size(); ++i) {
+      const auto& a = site.port_ip4[i];
+      if (!a.empty()) store_be32(in4_[i].data(), a.front().addr.v);
+      ingress4_.push_back(a.empty() ? nullptr : in4_[i].data());
+    }
+    for (size_t i = 0; i < in6_.size(); ++i) {
+      const auto& a = site.port_ip6[i];
+      if (!a.empty()) in6_[i] = a.front().addr.b;
+      ingress6_.push_back(a.empty() ? nullptr : in6_[i].data());
+    }
     const uint32_t as = p.as ? *p.as : site.asn;
     hop_.router_id = p.router_id ? *p.router_id : ipim::kU32Unavailable;
     hop_.as = as != 0 ? as : ipim::kU32Unavailable;
@@ -228,10 +251,14 @@ class Ipim final : public MatchStage {
       }
       return t.flush(*this);
     }
-    ipim::HopValues h = values(b.now);
+    // Per burst: this hop's values, one copy per family (the egress address differs).
+    ipim::HopValues h4 = values(b.now);
     const bool sampling_allowed =
-        p_.sample_max_queue == 0 || h.queue_us == ipim::kU32Unavailable ||
-        uint64_t{h.queue_us} * 1000 <= p_.sample_max_queue;
+        p_.sample_max_queue == 0 || h4.queue_us == ipim::kU32Unavailable ||
+        uint64_t{h4.queue_us} * 1000 <= p_.sample_max_queue;
+    ipim::HopValues h6 = h4;
+    h4.egress = has_egress4_ ? egress4_ : nullptr;
+    h6.egress = has_egress6_ ? egress6_ : nullptr;
     uint64_t bytes = 0;
     for (uint16_t i = 0; i < b.n; ++i) {
       b.verdict[i] = kPass;
@@ -250,7 +277,7 @@ class Ipim final : public MatchStage {
         }
         continue;
       }
-      hop(m, v, opt, h, sampling_allowed, t);
+      hop(m, v, opt, v.version == 4 ? h4 : h6, sampling_allowed, t);
     }
     if (link_ == nullptr) tx_.add(bytes);
     t.flush(*this);
@@ -272,11 +299,8 @@ class Ipim final : public MatchStage {
     if (v.version == 4) {
       if ((v.l3[0] & 0x0f) <= 5 || (load_be16(v.l3 + 6) & 0x1fff) != 0) return {Found::kNone, opt};
       tlv::Option o{};
-      const auto w = ip4opt::for_each(v.l3, [&](const tlv::Option& x) {
-        if (x.type != ipim::kIp4Type) return true;
-        o = x;
-        return false;
-      });
+      const auto w =
+          first_of<tlv::kKindLength>(v.l3, 20, ip4opt::header_len(v.l3), ipim::kIp4Type, o);
       if (w == tlv::Walk::Malformed) return {Found::kMalformed, opt};
       if (w != tlv::Walk::Stopped) return {Found::kNone, opt};
       opt = ipim::Option{v.l3 + o.off, o.len, false};
@@ -285,12 +309,7 @@ class Ipim final : public MatchStage {
       const uint32_t hlen = (v.l3[41] + 1u) * 8u;
       if (hlen > v.ip_len - 40) return {Found::kMalformed, opt};
       tlv::Option o{};
-      const auto w = ip6ext::for_each_option(v.l3, ip6ext::Header{40, hlen, 0},
-                                             [&](const tlv::Option& x) {
-                                               if (x.type != ipim::kIp6Type) return true;
-                                               o = x;
-                                               return false;
-                                             });
+      const auto w = first_of<tlv::kIp6>(v.l3, 42, 40 + hlen, ipim::kIp6Type, o);
       if (w == tlv::Walk::Malformed) return {Found::kMalformed, opt};
       if (w != tlv::Walk::Stopped) return {Found::kNone, opt};
       opt = ipim::Option{v.l3 + o.off, o.len, true};
@@ -299,13 +318,8 @@ class Ipim final : public MatchStage {
     return {Found::kOption, opt};
   }
 
-  void hop(rte_mbuf* m, const PktView& v, const ipim::Option& opt, const ipim::HopValues& h,
+  void hop(rte_mbuf* m, const PktView& v, const ipim::Option& opt, const ipim::HopValues& hv,
            bool sampling_allowed, Tally& t) {
-    // IPv4: the checksum follows the bytes the option spans, in whole header words.
-    const unsigned first = static_cast<unsigned>(opt.o - v.l3) & ~1u;
-    const unsigned last = (static_cast<unsigned>(opt.o - v.l3) + opt.len + 1) & ~1u;
-    const uint16_t before = v.version == 4 ? csum::sum(v.l3 + first, last - first) : 0;
-
     ipim::HopPacket pk;
     const bool ip4 = v.version == 4;
     const uint8_t ttl = ip4 ? v.l3[8] : v.l3[7];
@@ -317,12 +331,9 @@ class Ipim final : public MatchStage {
       ++t.n[kSuspended];
     }
     pk.sampled = sampled;
-    ipim::HopValues hv = h;
-    hv.egress = ip4 ? (has_egress4_ ? egress4_ : nullptr) : (has_egress6_ ? egress6_ : nullptr);
-    if (p_.liar.others_queue_scale != 1) lie_about_others(opt);
-    ipim::accumulate(opt, hv);
+    const ipim::Stamped st = ip4 ? hop4(v.l3, opt, hv, pk) : hop6(opt, hv, pk);
     ++t.n[kAccumulated];
-    switch (ipim::stamp(opt, hv, pk)) {
+    switch (st) {
       case ipim::Stamped::kSampled:
         ++t.n[kStamped];
         break;
@@ -335,31 +346,50 @@ class Ipim final : public MatchStage {
       case ipim::Stamped::kNo:
         break;
     }
-    if (p_.liar.any()) ++t.n[kLied];
-    if (ip4) {
-      const uint16_t after = csum::sum(v.l3 + first, last - first);
-      put16(v.l3 + 10, csum::update16(get16(v.l3 + 10), before, after));
-    }
+    if (lies_) ++t.n[kLied];
+  }
+
+  // The writes, with the IPv4 header checksum updated from what they changed.
+  ipim::Stamped hop4(uint8_t* l3, const ipim::Option& opt, const ipim::HopValues& hv,
+                     const ipim::HopPacket& pk) const {
+    ipim::WordDelta d;
+    if (lies_about_others_) lie_about_others(opt, d);
+    ipim::accumulate(opt, hv, d);
+    const ipim::Stamped st = ipim::stamp(opt, hv, pk, d);
+    // The option's words are the header's, byte-swapped when it starts at an odd offset.
+    uint16_t delta = csum::fold(d.sum);
+    if ((opt.o - l3) & 1) delta = static_cast<uint16_t>(delta << 8 | delta >> 8);
+    const auto ck = static_cast<uint16_t>(~ipim::rd16(l3 + 10));
+    ipim::wr16(l3 + 10, static_cast<uint16_t>(~csum::fold(uint32_t{ck} + delta)));
+    return st;
+  }
+  // IPv6 has no header checksum: the same writes, nothing counted.
+  ipim::Stamped hop6(const ipim::Option& opt, const ipim::HopValues& hv,
+                     const ipim::HopPacket& pk) const {
+    ipim::NoDelta none;
+    if (lies_about_others_) lie_about_others(opt, none);
+    ipim::accumulate(opt, hv, none);
+    return ipim::stamp(opt, hv, pk, none);
   }
 
   // The liar that makes earlier hops look worse: their written performance slots' queues scaled.
-  void lie_about_others(const ipim::Option& opt) const {
+  template <class Delta>
+  void lie_about_others(const ipim::Option& opt, Delta& d) const {
     if (!opt.perf()) return;
     for (unsigned i = 0; i < opt.next_slot(); ++i) {
       uint8_t* s = opt.slot(i);
       if ((s[1] & ipim::kSlotWritten) == 0 || (s[1] & ipim::kNoQueue) != 0) continue;
       const double q = ipim::rd32(s + ipim::kPerfQueue) * p_.liar.others_queue_scale;
-      ipim::wr32(s + ipim::kPerfQueue,
-                 q >= ipim::kU32Max ? ipim::kU32Max : static_cast<uint32_t>(q));
+      ipim::put32(s + ipim::kPerfQueue,
+                  q >= ipim::kU32Max ? ipim::kU32Max : static_cast<uint32_t>(q), d);
     }
   }
 
-  // The first address of the router port the packet came in on (the router's input writes its
-  // index into m->port); null when that port has none of the family.
+  // The first address of the port the packet came in on: the router's input writes the
+  // router-local port index into m->port.
   const uint8_t* ingress(uint16_t port, bool ip4) const {
-    if (port >= ingress_.size()) return nullptr;
-    const PortAddrs& a = ingress_[port];
-    return ip4 ? (a.has4 ? a.v4 : nullptr) : (a.has6 ? a.v6 : nullptr);
+    const std::vector<const uint8_t*>& in = ip4 ? ingress4_ : ingress6_;
+    return port < in.size() ? in[port] : nullptr;
   }
 
   // This hop's values now: from the link stage after this one, else from `capacity` and the
@@ -384,8 +414,12 @@ class Ipim final : public MatchStage {
     }
     if (p_.liar.capacity_bps != 0) cap = p_.liar.capacity_bps;
     if (cap != 0) {
-      h.cap_code = ipim::cap_encode(static_cast<double>(cap));
-      h.avail_code = available_code(cap, used);
+      // Two log2 per burst, only when the capacity or the rate moved.
+      if (cap != codes_.cap || used != codes_.used) {
+        codes_ = {cap, used, ipim::cap_encode(static_cast<double>(cap)), available_code(cap, used)};
+      }
+      h.cap_code = codes_.cap_code;
+      h.avail_code = codes_.avail_code;
     }
     return h;
   }
@@ -414,15 +448,19 @@ class Ipim final : public MatchStage {
   std::shared_ptr<RouterIpim> shared_;
   Chance sample_;
   ipim::HopValues hop_;
-  struct PortAddrs {
-    uint8_t v4[4] = {}, v6[16] = {};
-    bool has4 = false, has6 = false;
-  };
-  std::vector<PortAddrs> ingress_;  // by router port index, in network order
+  bool lies_, lies_about_others_;
+  std::vector<std::array<uint8_t, 4>> in4_;
+  std::vector<std::array<uint8_t, 16>> in6_;
+  std::vector<const uint8_t*> ingress4_, ingress6_;
   uint8_t egress4_[4] = {}, egress6_[16] = {};
   bool has_egress4_ = false, has_egress6_ = false;
   Link* link_ = nullptr;
   TxRate tx_;
+  struct Codes {
+    uint64_t cap = 0;
+    double used = -1;
+    uint16_t cap_code = 0, avail_code = 0;
+  } codes_;
 };
 
 uint32_t parse_u32(YamlMap& m, const std::string& key, bool dotted) {

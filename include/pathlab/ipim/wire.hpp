@@ -95,14 +95,20 @@ struct Option {
   uint8_t version() const { return o[kOffFlags] >> 4; }
   bool perf() const { return (o[kOffFlags] & kFlagPerf) != 0; }
   unsigned slot_size() const { return slot_len(perf(), ip6); }
-  unsigned slots() const { return (len - kOffSlots) / slot_size(); }
+  // By constant slot sizes: no division by a variable per packet.
+  unsigned slots() const {
+    const unsigned n = len - kOffSlots;
+    return perf() ? n / kPerfSlotLen : ip6 ? n / topo_slot_len(true) : n / topo_slot_len(false);
+  }
   unsigned next_slot() const { return o[kOffAcc] & kAccSlotMask; }
   uint8_t* slot(unsigned i) const { return o + kOffSlots + i * slot_size(); }
 
   Malformed check() const {
     if (len < kOffSlots) return Malformed::kShort;
     if (version() != kVersion) return Malformed::kVersion;
-    if ((len - kOffSlots) % slot_size() != 0 || slots() > kMaxSlots) return Malformed::kSlotSize;
+    if (slots() * slot_size() != len - kOffSlots || slots() > kMaxSlots) {
+      return Malformed::kSlotSize;
+    }
     if (next_slot() > slots()) return Malformed::kPointer;
     return Malformed::kNone;
   }
