@@ -543,6 +543,7 @@ void Link::process(Batch& b) {
 
 namespace {
 std::atomic<bool> g_live_release{false};
+constexpr Nanos kMaxEarly = 1000;  // live release: never more than 1 us before the departure time
 }  // namespace
 
 void Link::set_live_release(bool live) { g_live_release.store(live, std::memory_order_relaxed); }
@@ -558,7 +559,7 @@ uint16_t Link::drain(Nanos now, rte_mbuf** out, uint16_t room) {
       drain_gap_ += (static_cast<int64_t>(gap) - static_cast<int64_t>(drain_gap_)) / 16;
     }
     last_drain_ = now;
-    until = now + drain_gap_ / 2;
+    until = now + std::min<Nanos>(drain_gap_ / 2, kMaxEarly);
   }
   uint16_t n = 0;
   uint64_t bytes = 0, late = 0;

@@ -257,13 +257,13 @@ TEST(IpOptions, BadParams) {
       {"allow: [ra]", "test.yaml:1:8: stage.allow: allow needs ipv4: strip or ipv4: drop"},
       {"ipv4: strip\nallow: [ra, bogus]",
        "test.yaml:2:13: stage.allow[1]: 'bogus' is not an IPv4 option type (eol, nop, rr, qs, ts, "
-       "traceroute, sec, lsrr, extsec, cipso, sid, ssrr, ra, or 0..255)"},
+       "traceroute, sec, lsrr, extsec, cipso, sid, ssrr, ra, ipim, or 0..255)"},
       {"ipv4: strip\nallow: 256",
        "test.yaml:2:8: stage.allow: '256' is not an IPv4 option type (eol, nop, rr, qs, ts, "
-       "traceroute, sec, lsrr, extsec, cipso, sid, ssrr, ra, or 0..255)"},
+       "traceroute, sec, lsrr, extsec, cipso, sid, ssrr, ra, ipim, or 0..255)"},
       {"ipv6_strip: [hbh]",
        "test.yaml:1:14: stage.ipv6_strip[0]: 'hbh' is not an IPv6 option type (tunnel_limit, ra, "
-       "calipso, smf_dpd, pdm, ioam, quickstart, rpl, jumbo, hao, or 0..255)"},
+       "calipso, smf_dpd, pdm, ioam, quickstart, rpl, jumbo, hao, ipim, or 0..255)"},
       {"ipv6_strip: [1]", "test.yaml:1:14: stage.ipv6_strip[0]: '1' is padding already"},
       {"drop_hbh: maybe", "test.yaml:1:11: stage.drop_hbh: expected true or false, got 'maybe'"},
       {"drop_hbh: false",

@@ -80,7 +80,7 @@ class Link final : public Stage {
   bool reads_view() const override { return false; }  // finds the IP header itself
 
   // Live runs (the dataplane's launched workers) release each packet at the drain pass nearest
-  // its departure time, within half the mean gap between passes, and write no departure
+  // its departure time, within half the mean gap between passes (at most 1 us), and write no departure
   // timestamps; otherwise (replay, tests) a packet leaves at the first pass at or after its
   // departure time, stamped with it. Process-wide; read at every drain.
   static void set_live_release(bool live);
