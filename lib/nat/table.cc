@@ -72,7 +72,7 @@ int32_t Table::inbound(const Key& k) const {
   if (ipos < 0) return -1;
   const Entry& ie = entries_[ipos];
   const int32_t t = ie.target;
-  if (t < 0 || find(entries_[t].key) != t || entries_[t].serial != ie.serial) return -1;
+  if (t < 0 || !table_.ready(t) || entries_[t].serial != ie.serial) return -1;
   return t;
 }
 

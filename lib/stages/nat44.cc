@@ -140,7 +140,8 @@ void rewrite_quote(const PktView& v, unsigned addr_off, unsigned port_off, uint3
   icmp.add16(old_ipc, new_ipc);
   const uint8_t proto = ip[9];
   const unsigned ck = proto == kProtoTcp ? 16 : (proto == kProtoUdp ? 6 : 2);
-  if (l4_avail >= ck + 2 && !(proto == kProtoUdp && get16(l4 + ck) == 0)) {
+  const bool has_ck = proto == kProtoTcp || proto == kProtoUdp || proto == kProtoIcmp4;
+  if (has_ck && l4_avail >= ck + 2 && !(proto == kProtoUdp && get16(l4 + ck) == 0)) {
     csum::Delta t;
     if (proto != kProtoIcmp4) t.add32(old_a, a);  // ICMP has no pseudo-header
     t.add16(old_p, p);
@@ -215,11 +216,17 @@ class Nat44 final : public MatchStage {
     if (!e.is_static) e.deadline.store(now + timeout(e), std::memory_order_relaxed);
   }
   void note_tcp(Entry& e, const PktView& v, bool out) {
+    const uint8_t seen = e.tcp.load(std::memory_order_relaxed);
+    if (out && (v.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn && seen != 0 &&
+        !nat::tcp_established(seen) && (seen & nat::kSynIn) != 0) {
+      e.tcp.store(nat::kSynOut, std::memory_order_relaxed);  // a new connection after a close
+      return;
+    }
     uint8_t add = 0;
     if (v.tcp_flags & kTcpSyn) add |= out ? nat::kSynOut : nat::kSynIn;
     if (v.tcp_flags & kTcpFin) add |= out ? nat::kFinOut : nat::kFinIn;
     if (v.tcp_flags & kTcpRst) add |= nat::kRstSeen;
-    if (add != 0 && (e.tcp.load(std::memory_order_relaxed) & add) != add) {
+    if (add != 0 && (seen & add) != add) {
       e.tcp.fetch_or(add, std::memory_order_relaxed);
     }
   }

@@ -59,7 +59,9 @@ void expect_case(StageRun& s, const std::string& c) {
   const Out o = s.run1(frames().get(c, "in"));
   EXPECT_EQ(o.verdict, kPass) << c;
   EXPECT_EQ(to_hex(o.bytes), to_hex(frames().get(c, "out"))) << c;
-  if (c.rfind("frag_", 0) != 0) EXPECT_TRUE(checksums_ok(o.bytes)) << c;
+  if (c.rfind("frag_", 0) != 0) {
+    EXPECT_TRUE(checksums_ok(o.bytes)) << c;
+  }
 }
 
 // ---- a small frame builder ---------------------------------------------------------------------
@@ -389,8 +391,18 @@ TEST(Nat44, TcpStateTimers) {
   out_port(r, tcp(kC, 40002, kS, 80, 0x02));
   r.in->run1(tcp(kS, 80, kP, 40002, 0x12));
   out_port(r, tcp(kC, 40002, kS, 80, 0x04));
-  r.at(t0 + 241 * kSec);
-  EXPECT_EQ(r.in->run1(tcp(kS, 80, kP, 40002, 0x10)).verdict, 1 + 0);
+  r.at(t0 + 200 * kSec);
+  // A new connection on the mapping after the RST: established again.
+  out_port(r, tcp(kC, 40002, kS, 80, 0x02));
+  EXPECT_EQ(r.in->run1(tcp(kS, 80, kP, 40002, 0x12)).verdict, kPass);
+  r.at(t0 + 200 * kSec + 3600 * kSec);
+  EXPECT_EQ(r.in->run1(tcp(kS, 80, kP, 40002, 0x10)).verdict, kPass);
+  Nat r2(kBase, t0);
+  out_port(r2, tcp(kC, 40003, kS, 80, 0x02));
+  r2.in->run1(tcp(kS, 80, kP, 40003, 0x12));
+  out_port(r2, tcp(kC, 40003, kS, 80, 0x04));
+  r2.at(t0 + 241 * kSec);
+  EXPECT_EQ(r2.in->run1(tcp(kS, 80, kP, 40003, 0x10)).verdict, 1 + 0);
 }
 
 TEST(Nat44, PassesWhatItDoesNotOwn) {
