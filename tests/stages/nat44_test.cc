@@ -14,6 +14,7 @@
 
 #include "harness.hpp"
 #include "pathlab/engine/shared.hpp"
+#include "pathlab/nat/table.hpp"
 #include "pathlab/net/addr.hpp"
 
 namespace pathlab::test {
@@ -403,6 +404,39 @@ TEST(Nat44, TcpStateTimers) {
   out_port(r2, tcp(kC, 40003, kS, 80, 0x04));
   r2.at(t0 + 241 * kSec);
   EXPECT_EQ(r2.in->run1(tcp(kS, 80, kP, 40003, 0x10)).verdict, 1 + 0);
+}
+
+// A scan from inside fills the table to max_sessions and no further: the mappings made before
+// keep working, the router's own address still answers, and the scan's mappings expire.
+TEST(Nat44, ScanNeverCutsTheRouterOff) {
+  const Nanos t0 = 1000 * kSec;
+  Nat n("pool: [198.51.100.1, 198.51.100.254]\nmax_sessions: 64\ntimeouts: {udp: 120}", t0);
+  const Out first = n.out->run1(udp(kC, 5000, kS, 53));
+  ASSERT_EQ(first.verdict, kPass);
+  const std::string ext = src_of(first.bytes);  // paired: whichever address kC hashes to
+  n.at(t0 + 100 * kSec);
+  std::vector<Bytes> scan;
+  for (uint16_t k = 0; k < 1000; ++k) scan.push_back(udp(kC2, static_cast<uint16_t>(10000 + k), kS, k));
+  for (size_t i = 0; i < scan.size(); i += 200) {
+    n.out->run(std::vector<Bytes>(scan.begin() + i, scan.begin() + i + 200));
+  }
+  EXPECT_EQ(n.action("created"), 64u);
+  EXPECT_EQ(n.drop("exhausted"), 1000u - 63u);
+  auto shared = n.shared.object<nat::Table>("nat44/nat44", [] { return nullptr; });
+  ASSERT_TRUE(shared);
+  EXPECT_EQ(shared->mappings(), 64u);
+  const auto listed = nat::describe(*shared, 100);
+  EXPECT_EQ(listed.size(), 64u);
+  EXPECT_EQ(std::count(listed.begin(), listed.end(), "udp 10.0.0.2:5000 " + ext + ":5000"), 1);
+  for (const Nanos t : {t0 + 100 * kSec, t0 + 150 * kSec}) {  // the old mapping, refreshed
+    n.at(t);
+    EXPECT_EQ(dst_of(n.in->run1(udp(kS, 53, ext.c_str(), 5000)).bytes), kC);
+  }
+  EXPECT_EQ(n.in->run1(udp(kS, 1, "198.51.100.254", 22)).verdict, kPass);  // the router's
+  n.at(t0 + 100 * kSec + 121 * kSec);  // the scan's mappings time out; the sweep frees them
+  for (int k = 0; k < 400; ++k) n.out->run({});
+  EXPECT_EQ(shared->mappings(), 1u);  // refreshed at t0 + 150 s by the reply
+  EXPECT_EQ(out_port(n, udp(kC2, 9999, kS, 1)), 9999);
 }
 
 TEST(Nat44, PassesWhatItDoesNotOwn) {
