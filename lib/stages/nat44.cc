@@ -237,16 +237,21 @@ class Nat44 final : public MatchStage {
     if (table_->remove_mapping(pos)) ++tally_[kExpired];
     return -1;
   }
-  // The sender may reach the mapping at pos under the filtering behaviour (RFC 4787 REQ-8).
-  bool permitted(int32_t pos, uint8_t proto, uint32_t r_addr, uint16_t r_port, Nanos now) const {
+  // The sender may reach the mapping at pos under the filtering behaviour (RFC 4787 REQ-8); its
+  // permission lives on as long as the mapping it keeps alive.
+  bool permitted(int32_t pos, uint8_t proto, uint32_t r_addr, uint16_t r_port, Nanos now) {
     const Entry& e = table_->at(pos);
     if (filtering_ == Dep::Endpoint || e.is_static) return true;
     const int32_t pp =
         table_->find(nat::perm_key(filtering_, proto, e.ext_addr, e.ext_port, r_addr, r_port));
     if (pp < 0) return false;
-    const Entry& pe = table_->at(pp);
-    return pe.target == pos && pe.serial == e.serial &&
-           pe.deadline.load(std::memory_order_relaxed) >= now;
+    Entry& pe = table_->at(pp);
+    if (pe.target != pos || pe.serial != e.serial ||
+        pe.deadline.load(std::memory_order_relaxed) < now) {
+      return false;
+    }
+    pe.deadline.store(now + timeout(e), std::memory_order_relaxed);
+    return true;
   }
 
   // The endpoint keys of a TCP/UDP packet or an ICMP echo (its identifier as both ports).

@@ -224,6 +224,19 @@ TEST(Nat44, FilteringClasses) {
   EXPECT_EQ(own.in->run1(udp(kS, 1, "198.51.100.254", 7777)).verdict, kPass);
 }
 
+// Replies alone keep a mapping and the permission they use alive (inbound refresh, REQ-6).
+TEST(Nat44, InboundRefreshKeepsThePermission) {
+  const Nanos t0 = 1000 * kSec;
+  Nat n(std::string(kBase) + "filtering: address_and_port_dependent\ntimeouts: {udp: 120}", t0);
+  EXPECT_EQ(out_port(n, udp(kC, 6000, kS, 1)), 6000);
+  for (int k = 1; k <= 5; ++k) {
+    n.at(t0 + k * 100 * kSec);
+    EXPECT_EQ(n.in->run1(udp(kS, 1, kP, 6000)).verdict, kPass) << k;
+  }
+  n.at(t0 + 500 * kSec + 121 * kSec);
+  EXPECT_EQ(n.in->run1(udp(kS, 1, kP, 6000)).verdict, 1 + 0);
+}
+
 TEST(Nat44, PortAssignment) {
   {
     Nat n(std::string(kBase) + "port_assignment: preserve");
