@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """pathlab replay through a NAT44 router (docs/nat.md): the stage inside a whole router.
 
-r1: inside port p0 (10.0.0.1/24, hosts 10.0.0.2 and .3), outside port `east` joined by a ring
+r1: inside port p0 (10.0.0.1/24, hosts 10.0.0.2 and .3; `inside_ports: [p0]`), outside port `east` joined by a ring
 link to r2, nat44 on east's ingress and egress (pool 198.51.100.1, ports 7000-7002, at_limit:
 reject). r2 routes the pool back to r1 and has a device port p1 toward 203.0.113.0/24.
 The capture arrives on r1.p0:
@@ -28,7 +28,7 @@ from lablib.summary import stage_counter  # noqa: E402
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 from scapy.all import ICMP, IP, UDP, Ether, IPerror, UDPerror, rdpcap, wrpcap  # noqa: E402
 
-NAT = "{stage: nat44, pool: 198.51.100.1, ports: 7000-7002, at_limit: reject}"
+NAT = "{stage: nat44, pool: 198.51.100.1, ports: 7000-7002, at_limit: reject, inside_ports: [p0]}"
 CONFIG = f"""\
 process:
   burst: 32

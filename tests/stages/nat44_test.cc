@@ -34,6 +34,7 @@ StageSite outside_site(bool egress, SharedState& shared) {
   s.egress = egress;
   s.ip4 = {*parse_ip4_prefix("198.51.100.254/24")};
   s.port_ip4 = {{*parse_ip4_prefix("10.0.0.1/24")}, s.ip4};
+  s.port_names = {"p0", "p1"};
   s.shared = &shared;
   return s;
 }
@@ -450,6 +451,19 @@ TEST(Nat44, ScanNeverCutsTheRouterOff) {
   for (int k = 0; k < 400; ++k) n.out->run({});
   EXPECT_EQ(shared->mappings(), 1u);  // refreshed at t0 + 150 s by the reply
   EXPECT_EQ(out_port(n, udp(kC2, 9999, kS, 1)), 9999);
+}
+
+// inside_ports: only packets that came in by those ports are translated out (the harness's
+// frames arrive by port 0, p0).
+TEST(Nat44, InsidePorts) {
+  const Bytes f = udp(kC, 6000, kS, 1);
+  Nat p0(std::string(kBase) + "inside_ports: [p0]");
+  EXPECT_EQ(src_of(p0.out->run1(f).bytes), kP);
+  Nat p1(std::string(kBase) + "inside_ports: p1");
+  EXPECT_EQ(to_hex(p1.out->run1(f).bytes), to_hex(f));
+  Nat one("mode: one_to_one\ninside: 10.0.0.0/24\npool: 198.51.100.0/24\ninside_ports: [p1]");
+  EXPECT_EQ(to_hex(one.out->run1(f).bytes), to_hex(f));
+  EXPECT_THROW(Nat(std::string(kBase) + "inside_ports: [p7]"), std::runtime_error);
 }
 
 TEST(Nat44, PassesWhatItDoesNotOwn) {
