@@ -402,6 +402,7 @@ void install_chains(Router& r, const RouterConfig& rc, unsigned workers, int as_
           for (const PortConfig& any : rc.ports) {
             site.port_ip4.push_back(any.ipv4);
             site.port_ip6.push_back(any.ipv6);
+            site.port_names.push_back(any.name);
           }
           stages.push_back(spec.build(site));
           name_stage(*stages.back(), spec.name);

@@ -72,7 +72,7 @@ int32_t Table::inbound(const Key& k) const {
   if (ipos < 0) return -1;
   const Entry& ie = entries_[ipos];
   const int32_t t = ie.target;
-  if (t < 0 || find(entries_[t].key) != t || entries_[t].serial != ie.serial) return -1;
+  if (t < 0 || !table_.ready(t) || entries_[t].serial != ie.serial) return -1;
   return t;
 }
 
@@ -292,21 +292,24 @@ int command(const char*, const char* params, rte_tel_data* d) {
   auto t = it != reg.tables.end() ? it->second.lock() : nullptr;
   if (!t) return -1;
   rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
-  size_t listed = 0;
-  for (uint32_t pos = 0; pos < t->slots() && listed < kListMax; ++pos) {
-    const int32_t at = static_cast<int32_t>(pos);
-    const Entry& e = t->at(at);
-    if (e.key.tag != kOut || t->find(e.key) != at) continue;
-    const char* proto = e.proto_index == kTcp ? "tcp" : (e.proto_index == kUdp ? "udp" : "icmp");
-    const std::string s = fmt::format("{} {} {}{}", proto, endpoint(e.in_addr, e.in_port),
-                                      endpoint(e.ext_addr, e.ext_port), e.is_static ? " static" : "");
-    rte_tel_data_add_array_string(d, s.c_str());
-    ++listed;
-  }
+  for (const std::string& s : describe(*t, kListMax)) rte_tel_data_add_array_string(d, s.c_str());
   return 0;
 }
 
 }  // namespace
+
+std::vector<std::string> describe(const Table& t, size_t max) {
+  std::vector<std::string> out;
+  for (uint32_t pos = 0; pos < t.slots() && out.size() < max; ++pos) {
+    const int32_t at = static_cast<int32_t>(pos);
+    const Entry& e = t.at(at);
+    if (e.key.tag != kOut || t.find(e.key) != at) continue;
+    const char* proto = e.proto_index == kTcp ? "tcp" : (e.proto_index == kUdp ? "udp" : "icmp");
+    out.push_back(fmt::format("{} {} {}{}", proto, endpoint(e.in_addr, e.in_port),
+                              endpoint(e.ext_addr, e.ext_port), e.is_static ? " static" : ""));
+  }
+  return out;
+}
 
 void register_table(const std::string& name, const std::shared_ptr<Table>& t) {
   Registry& reg = registry();

@@ -15,6 +15,7 @@
 //     static: [{proto: tcp, inside: 10.0.0.2:80, outside: 198.51.100.1:8080}]
 //     mode: napt                         # | one_to_one (with inside: PREFIX, pool: one PREFIX)
 //     table: nat44                       # instances naming the same table share it
+//     inside_ports: [p0]                 # whose packets are translated out (default: all)
 //     match: {src: 10.0.0.0/8}           # which outbound packets are translated
 // Translates TCP, UDP, ICMP echo (identifier) and ICMP errors (the quoted header too, RFC 5508);
 // first fragments create a fragment entry that later fragments of the datagram follow.
@@ -90,6 +91,7 @@ struct OneToOne {
 };
 
 struct Params {
+  std::vector<std::string> inside_ports;  // empty: every port but this one
   bool hairpin = true;
   bool reject = false;
   std::optional<OneToOne> one_to_one;
@@ -140,7 +142,8 @@ void rewrite_quote(const PktView& v, unsigned addr_off, unsigned port_off, uint3
   icmp.add16(old_ipc, new_ipc);
   const uint8_t proto = ip[9];
   const unsigned ck = proto == kProtoTcp ? 16 : (proto == kProtoUdp ? 6 : 2);
-  if (l4_avail >= ck + 2 && !(proto == kProtoUdp && get16(l4 + ck) == 0)) {
+  const bool has_ck = proto == kProtoTcp || proto == kProtoUdp || proto == kProtoIcmp4;
+  if (has_ck && l4_avail >= ck + 2 && !(proto == kProtoUdp && get16(l4 + ck) == 0)) {
     csum::Delta t;
     if (proto != kProtoIcmp4) t.add32(old_a, a);  // ICMP has no pseudo-header
     t.add16(old_p, p);
@@ -175,6 +178,15 @@ class Nat44 final : public MatchStage {
     }
     for (const Ip4Prefix& a : site.ip4) own_.push_back(be32(a.addr.v));
     if (!site.ip4.empty()) src4_ = site.ip4.front().addr;
+    if (!p.inside_ports.empty()) inside_ = 0;
+    for (const std::string& name : p.inside_ports) {
+      const auto it = std::find(site.port_names.begin(), site.port_names.end(), name);
+      if (it == site.port_names.end()) {
+        throw std::runtime_error(fmt::format("nat44: inside_ports: router {} has no port {}",
+                                             site.router, name));
+      }
+      inside_ |= uint64_t{1} << std::min<size_t>(it - site.port_names.begin(), 63);
+    }
     if (table_) {
       cfg_ = table_->config();
       mapping_ = cfg_.mapping;
@@ -193,7 +205,7 @@ class Nat44 final : public MatchStage {
         continue;
       }
       if (p_.one_to_one) {
-        b.verdict[i] = egress_ ? static_out(v) : static_in(v);
+        b.verdict[i] = egress_ ? (inside(b.pkts[i]) ? static_out(v) : kPass) : static_in(v);
       } else {
         b.verdict[i] = egress_ ? outbound(b, i, v) : inbound(b.pkts[i], v, b.now);
       }
@@ -204,6 +216,7 @@ class Nat44 final : public MatchStage {
 
  private:
   bool own(uint32_t a) const { return std::find(own_.begin(), own_.end(), a) != own_.end(); }
+  bool inside(const rte_mbuf* m) const { return (inside_ >> std::min<uint16_t>(m->port, 63)) & 1; }
   Nanos timeout(const Entry& e) const {
     const nat::Timeouts& t = cfg_.timeouts;
     if (e.proto_index == nat::kTcp) {
@@ -215,11 +228,17 @@ class Nat44 final : public MatchStage {
     if (!e.is_static) e.deadline.store(now + timeout(e), std::memory_order_relaxed);
   }
   void note_tcp(Entry& e, const PktView& v, bool out) {
+    const uint8_t seen = e.tcp.load(std::memory_order_relaxed);
+    if (out && (v.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn && seen != 0 &&
+        !nat::tcp_established(seen) && (seen & nat::kSynIn) != 0) {
+      e.tcp.store(nat::kSynOut, std::memory_order_relaxed);  // a new connection after a close
+      return;
+    }
     uint8_t add = 0;
     if (v.tcp_flags & kTcpSyn) add |= out ? nat::kSynOut : nat::kSynIn;
     if (v.tcp_flags & kTcpFin) add |= out ? nat::kFinOut : nat::kFinIn;
     if (v.tcp_flags & kTcpRst) add |= nat::kRstSeen;
-    if (add != 0 && (e.tcp.load(std::memory_order_relaxed) & add) != add) {
+    if (add != 0 && (seen & add) != add) {
       e.tcp.fetch_or(add, std::memory_order_relaxed);
     }
   }
@@ -230,16 +249,21 @@ class Nat44 final : public MatchStage {
     if (table_->remove_mapping(pos)) ++tally_[kExpired];
     return -1;
   }
-  // The sender may reach the mapping at pos under the filtering behaviour (RFC 4787 REQ-8).
-  bool permitted(int32_t pos, uint8_t proto, uint32_t r_addr, uint16_t r_port, Nanos now) const {
+  // The sender may reach the mapping at pos under the filtering behaviour (RFC 4787 REQ-8); its
+  // permission lives on as long as the mapping it keeps alive.
+  bool permitted(int32_t pos, uint8_t proto, uint32_t r_addr, uint16_t r_port, Nanos now) {
     const Entry& e = table_->at(pos);
     if (filtering_ == Dep::Endpoint || e.is_static) return true;
     const int32_t pp =
         table_->find(nat::perm_key(filtering_, proto, e.ext_addr, e.ext_port, r_addr, r_port));
     if (pp < 0) return false;
-    const Entry& pe = table_->at(pp);
-    return pe.target == pos && pe.serial == e.serial &&
-           pe.deadline.load(std::memory_order_relaxed) >= now;
+    Entry& pe = table_->at(pp);
+    if (pe.target != pos || pe.serial != e.serial ||
+        pe.deadline.load(std::memory_order_relaxed) < now) {
+      return false;
+    }
+    pe.deadline.store(now + timeout(e), std::memory_order_relaxed);
+    return true;
   }
 
   // The endpoint keys of a TCP/UDP packet or an ICMP echo (its identifier as both ports).
@@ -265,7 +289,9 @@ class Nat44 final : public MatchStage {
   uint8_t outbound(Batch& b, uint16_t i, const PktView& v) {
     const Nanos now = b.now;
     const uint32_t src = get32(v.l3 + 12), dst = get32(v.l3 + 16);
-    if (table_->in_pool(host32(src)) || own(src) || !match().test(v)) return kPass;
+    if (!inside(b.pkts[i]) || table_->in_pool(host32(src)) || own(src) || !match().test(v)) {
+      return kPass;
+    }
     if (v.flags & kViewLaterFrag) return follow(v, nat::kFragOut, 12, now);
     if (icmp_error(v)) return error_out(v, now);
     uint16_t sport = 0, dport = 0;
@@ -495,6 +521,7 @@ class Nat44 final : public MatchStage {
   Dep mapping_ = Dep::Endpoint, filtering_ = Dep::Endpoint;
   bool has_statics_ = false;
   bool egress_;
+  uint64_t inside_ = ~uint64_t{0};  // router port indexes whose packets are translated out
   std::vector<uint32_t> own_;  // the router's addresses, network order
   std::optional<Ip4Addr> src4_;
   uint64_t tally_[std::size(kActions)] = {};
@@ -616,6 +643,7 @@ const StageRegistration kReg{{
       Params p;
       nat::TableConfig tc;
       if (!m.has("pool")) m.fail("pool", "nat44 needs a pool of outside addresses");
+      p.inside_ports = m.list<std::string>("inside_ports");
       const auto mode = m.get_or<std::string>("mode", "napt");
       if (mode == "one_to_one") {
         const auto inside = m.get<Ip4Prefix>("inside");

@@ -14,6 +14,7 @@
 
 #include "harness.hpp"
 #include "pathlab/engine/shared.hpp"
+#include "pathlab/nat/table.hpp"
 #include "pathlab/net/addr.hpp"
 
 namespace pathlab::test {
@@ -33,6 +34,7 @@ StageSite outside_site(bool egress, SharedState& shared) {
   s.egress = egress;
   s.ip4 = {*parse_ip4_prefix("198.51.100.254/24")};
   s.port_ip4 = {{*parse_ip4_prefix("10.0.0.1/24")}, s.ip4};
+  s.port_names = {"p0", "p1"};
   s.shared = &shared;
   return s;
 }
@@ -59,7 +61,9 @@ void expect_case(StageRun& s, const std::string& c) {
   const Out o = s.run1(frames().get(c, "in"));
   EXPECT_EQ(o.verdict, kPass) << c;
   EXPECT_EQ(to_hex(o.bytes), to_hex(frames().get(c, "out"))) << c;
-  if (c.rfind("frag_", 0) != 0) EXPECT_TRUE(checksums_ok(o.bytes)) << c;
+  if (c.rfind("frag_", 0) != 0) {
+    EXPECT_TRUE(checksums_ok(o.bytes)) << c;
+  }
 }
 
 // ---- a small frame builder ---------------------------------------------------------------------
@@ -219,6 +223,19 @@ TEST(Nat44, FilteringClasses) {
   // The router's own outside address in the pool: unmapped traffic to it goes to the router.
   Nat own("pool: [198.51.100.1, 198.51.100.254]");
   EXPECT_EQ(own.in->run1(udp(kS, 1, "198.51.100.254", 7777)).verdict, kPass);
+}
+
+// Replies alone keep a mapping and the permission they use alive (inbound refresh, REQ-6).
+TEST(Nat44, InboundRefreshKeepsThePermission) {
+  const Nanos t0 = 1000 * kSec;
+  Nat n(std::string(kBase) + "filtering: address_and_port_dependent\ntimeouts: {udp: 120}", t0);
+  EXPECT_EQ(out_port(n, udp(kC, 6000, kS, 1)), 6000);
+  for (int k = 1; k <= 5; ++k) {
+    n.at(t0 + k * 100 * kSec);
+    EXPECT_EQ(n.in->run1(udp(kS, 1, kP, 6000)).verdict, kPass) << k;
+  }
+  n.at(t0 + 500 * kSec + 121 * kSec);
+  EXPECT_EQ(n.in->run1(udp(kS, 1, kP, 6000)).verdict, 1 + 0);
 }
 
 TEST(Nat44, PortAssignment) {
@@ -389,8 +406,64 @@ TEST(Nat44, TcpStateTimers) {
   out_port(r, tcp(kC, 40002, kS, 80, 0x02));
   r.in->run1(tcp(kS, 80, kP, 40002, 0x12));
   out_port(r, tcp(kC, 40002, kS, 80, 0x04));
-  r.at(t0 + 241 * kSec);
-  EXPECT_EQ(r.in->run1(tcp(kS, 80, kP, 40002, 0x10)).verdict, 1 + 0);
+  r.at(t0 + 200 * kSec);
+  // A new connection on the mapping after the RST: established again.
+  out_port(r, tcp(kC, 40002, kS, 80, 0x02));
+  EXPECT_EQ(r.in->run1(tcp(kS, 80, kP, 40002, 0x12)).verdict, kPass);
+  r.at(t0 + 200 * kSec + 3600 * kSec);
+  EXPECT_EQ(r.in->run1(tcp(kS, 80, kP, 40002, 0x10)).verdict, kPass);
+  Nat r2(kBase, t0);
+  out_port(r2, tcp(kC, 40003, kS, 80, 0x02));
+  r2.in->run1(tcp(kS, 80, kP, 40003, 0x12));
+  out_port(r2, tcp(kC, 40003, kS, 80, 0x04));
+  r2.at(t0 + 241 * kSec);
+  EXPECT_EQ(r2.in->run1(tcp(kS, 80, kP, 40003, 0x10)).verdict, 1 + 0);
+}
+
+// A scan from inside fills the table to max_sessions and no further: the mappings made before
+// keep working, the router's own address still answers, and the scan's mappings expire.
+TEST(Nat44, ScanNeverCutsTheRouterOff) {
+  const Nanos t0 = 1000 * kSec;
+  Nat n("pool: [198.51.100.1, 198.51.100.254]\nmax_sessions: 64\ntimeouts: {udp: 120}", t0);
+  const Out first = n.out->run1(udp(kC, 5000, kS, 53));
+  ASSERT_EQ(first.verdict, kPass);
+  const std::string ext = src_of(first.bytes);  // paired: whichever address kC hashes to
+  n.at(t0 + 100 * kSec);
+  std::vector<Bytes> scan;
+  for (uint16_t k = 0; k < 1000; ++k) scan.push_back(udp(kC2, static_cast<uint16_t>(10000 + k), kS, k));
+  for (size_t i = 0; i < scan.size(); i += 200) {
+    n.out->run(std::vector<Bytes>(scan.begin() + i, scan.begin() + i + 200));
+  }
+  EXPECT_EQ(n.action("created"), 64u);
+  EXPECT_EQ(n.drop("exhausted"), 1000u - 63u);
+  auto shared = n.shared.object<nat::Table>("nat44/nat44", [] { return nullptr; });
+  ASSERT_TRUE(shared);
+  EXPECT_EQ(shared->mappings(), 64u);
+  const auto listed = nat::describe(*shared, 100);
+  EXPECT_EQ(listed.size(), 64u);
+  EXPECT_EQ(std::count(listed.begin(), listed.end(), "udp 10.0.0.2:5000 " + ext + ":5000"), 1);
+  for (const Nanos t : {t0 + 100 * kSec, t0 + 150 * kSec}) {  // the old mapping, refreshed
+    n.at(t);
+    EXPECT_EQ(dst_of(n.in->run1(udp(kS, 53, ext.c_str(), 5000)).bytes), kC);
+  }
+  EXPECT_EQ(n.in->run1(udp(kS, 1, "198.51.100.254", 22)).verdict, kPass);  // the router's
+  n.at(t0 + 100 * kSec + 121 * kSec);  // the scan's mappings time out; the sweep frees them
+  for (int k = 0; k < 400; ++k) n.out->run({});
+  EXPECT_EQ(shared->mappings(), 1u);  // refreshed at t0 + 150 s by the reply
+  EXPECT_EQ(out_port(n, udp(kC2, 9999, kS, 1)), 9999);
+}
+
+// inside_ports: only packets that came in by those ports are translated out (the harness's
+// frames arrive by port 0, p0).
+TEST(Nat44, InsidePorts) {
+  const Bytes f = udp(kC, 6000, kS, 1);
+  Nat p0(std::string(kBase) + "inside_ports: [p0]");
+  EXPECT_EQ(src_of(p0.out->run1(f).bytes), kP);
+  Nat p1(std::string(kBase) + "inside_ports: p1");
+  EXPECT_EQ(to_hex(p1.out->run1(f).bytes), to_hex(f));
+  Nat one("mode: one_to_one\ninside: 10.0.0.0/24\npool: 198.51.100.0/24\ninside_ports: [p1]");
+  EXPECT_EQ(to_hex(one.out->run1(f).bytes), to_hex(f));
+  EXPECT_THROW(Nat(std::string(kBase) + "inside_ports: [p7]"), std::runtime_error);
 }
 
 TEST(Nat44, PassesWhatItDoesNotOwn) {

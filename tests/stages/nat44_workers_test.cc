@@ -242,7 +242,9 @@ TEST(Nat44Workers, RepliesFoundByTheOtherWorker) {
     for (const Stage* st : {out0.get(), out1.get(), in1.get()}) {
       const auto& drops = st->drop_descs();
       for (size_t d = 0; d < drops.size(); ++d) {
-        if (drops[d].name != "busy") EXPECT_EQ(st->drop_count(d), 0u) << drops[d].name;
+        if (drops[d].name != "busy") {
+          EXPECT_EQ(st->drop_count(d), 0u) << drops[d].name;
+        }
       }
     }
   }

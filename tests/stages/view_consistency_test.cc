@@ -37,6 +37,8 @@ const StageCase kStages[] = {
     {"udp_checksum", "action: fill\nipv6_zero: fill"},
     {"block", "action: reject\nmatch: {proto: udp}\nrate: 1000000\nburst: 1000000"},
     {"normalize", "ttl: {set: 64}\nip_id: random\nseed: 5"},
+    {"nat44", "pool: 198.51.100.1\nstatic: [{proto: udp, inside: 10.0.0.2:5000, outside: 198.51.100.1:53}]"},
+    {"nat44", "mode: one_to_one\ninside: 10.0.0.0/24\npool: 198.51.100.0/24"},
 };
 
 std::unique_ptr<Stage> build(const StageCase& c) {
@@ -52,7 +54,8 @@ std::vector<std::pair<std::string, Bytes>> corpus() {
   for (const char* file :
        {"ecn_frames.json", "dscp_frames.json", "tcp_options_frames.json", "mss_frames.json",
         "tcp_seq_frames.json", "ip_options_frames.json", "evil_bit_frames.json",
-        "udp_checksum_frames.json", "block_frames.json", "normalize_frames.json"}) {
+        "udp_checksum_frames.json", "block_frames.json", "normalize_frames.json",
+        "nat44_frames.json"}) {
     for (auto& [name, bytes] : Frames(file).all()) all.emplace_back(fmt::format("{}:{}", file, name), bytes);
   }
   return all;

@@ -42,6 +42,7 @@ struct StageSite {
   uint32_t asn = 0;                // the router's AS number (0: none)
   std::vector<std::vector<Ip4Prefix>> port_ip4;  // every port's addresses, by router port index
   std::vector<std::vector<Ip6Prefix>> port_ip6;
+  std::vector<std::string> port_names;  // every port's name, by router port index (m->port)
 };
 
 class Stage {

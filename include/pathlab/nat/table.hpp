@@ -172,7 +172,10 @@ inline Key frag_key(Tag tag, uint8_t proto, uint32_t src, uint32_t dst, uint16_t
   return key_of(tag, proto, src, id, dst);
 }
 
-// Every table of the process, for the /pathlab/nat44 telemetry command.
+// Every table of the process, for the /pathlab/nat44 telemetry command: no parameter, the live
+// mappings per table; ROUTER/TABLE, up to 100 of its mappings as describe() gives them.
 void register_table(const std::string& name, const std::shared_ptr<Table>& t);
+// Up to `max` live mappings: "udp 10.0.0.2:5000 198.51.100.1:5000" (+ " static").
+std::vector<std::string> describe(const Table& t, size_t max);
 
 }  // namespace pathlab::nat
