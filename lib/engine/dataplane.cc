@@ -1,7 +1,5 @@
 #include "pathlab/engine/dataplane.hpp"
 
-#include "pathlab/stages/link.hpp"
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -481,7 +479,6 @@ void Dataplane::launch() {
   started_once_ = true;
   stop_ = false;
   if (!workers_.empty()) workers_.front()->clock.set_wall_clock();
-  Link::set_live_release(true);
   for (auto& w : workers_) {
     const int rc = rte_eal_remote_launch(worker_main, w.get(), w->lcore);
     if (rc != 0) fail(fmt::format("lcore {}: launch failed", w->lcore));

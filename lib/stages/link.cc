@@ -541,41 +541,23 @@ void Link::process(Batch& b) {
   publish(now);
 }
 
-namespace {
-std::atomic<bool> g_live_release{false};
-constexpr Nanos kMaxEarly = 1000;  // live release: never more than 1 us before the departure time
-}  // namespace
-
-void Link::set_live_release(bool live) { g_live_release.store(live, std::memory_order_relaxed); }
-
 uint16_t Link::drain(Nanos now, rte_mbuf** out, uint16_t room) {
   sync();
-  // Live: what is due within half a pass gap leaves now, so departures centre on their times.
-  const bool live = g_live_release.load(std::memory_order_relaxed) && now != kForever;
-  Nanos until = now;
-  if (live) {
-    if (last_drain_ != 0 && now > last_drain_) {
-      const Nanos gap = std::min<Nanos>(now - last_drain_, 1'000'000);
-      drain_gap_ += (static_cast<int64_t>(gap) - static_cast<int64_t>(drain_gap_)) / 16;
-    }
-    last_drain_ = now;
-    until = now + std::min<Nanos>(drain_gap_ / 2, kMaxEarly);
-  }
   uint16_t n = 0;
   uint64_t bytes = 0, late = 0;
   while (n < room && count_ != 0) {
     Held h;
     if (use_heap_) {
-      if (ring_[0].depart > until) break;
+      if (ring_[0].depart > now) break;
       h = heap_pop();
     } else {
       h = ring_[head_];
-      if (h.depart > until) break;
+      if (h.depart > now) break;
       if (++head_ == cap_) head_ = 0;
       --count_;
     }
-    if (!live && ts_off_ >= 0) *RTE_MBUF_DYNFIELD(h.m, ts_off_, uint64_t*) = h.depart;
-    late += now >= h.depart ? now - h.depart : h.depart - now;
+    if (ts_off_ >= 0) *RTE_MBUF_DYNFIELD(h.m, ts_off_, uint64_t*) = h.depart;
+    late += now - h.depart;
     out[n] = h.m;
     bytes += out[n++]->pkt_len;
   }

@@ -57,7 +57,7 @@ struct LinkTotals {
   uint64_t accepted = 0;      // packets that entered the queue (duplicates included)
   uint64_t sojourn_ns = 0;    // sum over accepted packets of their queueing time (first bit - arrival)
   uint64_t released = 0;      // packets released by drain() at a finite time
-  uint64_t late_ns = 0;       // sum over them of |drain time - departure time|
+  uint64_t late_ns = 0;       // sum over them of (drain time - departure time)
   uint64_t queued_packets = 0, queued_bytes = 0;  // the serializer backlog then
   uint64_t backlog_ns = 0;    // the sojourn a packet arriving then would have had
   uint64_t departure_rate_bps = 0;
@@ -78,12 +78,6 @@ class Link final : public Stage {
   void reseed(uint64_t s) override;
   bool stateful() const override { return true; }
   bool reads_view() const override { return false; }  // finds the IP header itself
-
-  // Live runs (the dataplane's launched workers) release each packet at the drain pass nearest
-  // its departure time, within half the mean gap between passes (at most 1 us), and write no departure
-  // timestamps; otherwise (replay, tests) a packet leaves at the first pass at or after its
-  // departure time, stamped with it. Process-wide; read at every drain.
-  static void set_live_release(bool live);
 
   // The link state at `now` (engine time). Call from the owning worker only.
   LinkState state(Nanos now);
@@ -170,8 +164,6 @@ class Link final : public Stage {
   uint8_t last_drop_ = 0;
   bool down_ = false;
   int ts_off_ = -1;  // the mbuf timestamp field: the departure time of a released packet
-  Nanos last_drain_ = 0;  // live release: the previous pass, and the mean gap between passes
-  Nanos drain_gap_ = 0;
   // Control path -> worker.
   std::atomic<bool> down_req_{false};
   std::atomic<Store*> pending_{nullptr};

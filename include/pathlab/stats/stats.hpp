@@ -33,7 +33,7 @@ struct LinkTotalsRow {
   uint64_t accepted = 0;    // packets that entered the queue
   uint64_t sojourn_ns = 0;  // their summed queueing time
   uint64_t released = 0;    // packets released at a finite time
-  uint64_t late_ns = 0;     // summed |release - departure time|
+  uint64_t late_ns = 0;     // summed (release - departure time)
   uint64_t in_flight = 0;   // held now (held - released - dropped while held)
   // As the workers last published them: backlog summed, sojourn and drop/mark probability the
   // largest, departure rate summed over the instances.
