@@ -169,5 +169,34 @@ write("natprobe", stun(0x0101, tx, [(0x0020, stun_addr("2001:db8::1", 3478, tx))
 write("natprobe", stun(0x0111, tx, [(0x0009, bytes([0, 0, 4, 20]) + b"Unknown Attribute"),
                                     (0x000A, struct.pack(">HH", 0x0031, 0x0007))], True))
 
+# probe: pathlab-probe's readers, [mode] [bytes] (fuzz_probe.cc), from docs/ipim.md by hand.
+def ipim_option(ip6, perf=False, nxt=0, slot=b""):
+    size = 16 if perf else (44 if ip6 else 20)
+    area = bytearray(size)
+    area[:len(slot)] = slot
+    body = struct.pack(">BBBBIHHI", 0x14 | (2 if perf else 0), 63, 200, nxt, 7, 0xFFFE, 0, 0) + bytes(area)
+    return bytes([0x3E if ip6 else 0x5E, len(body) if ip6 else len(body) + 2]) + body
+
+
+def e2e_block(kind, seq, option=b""):
+    block = b"IPIM" + struct.pack(">BBHIIIIII HBB", 1, kind, 0x1234, seq, 1000 * (seq + 1), 0, 5, 4, 3,
+                                  0xFF, 0, 0) + bytes(range(8)) + bytes(8)
+    if kind == 2:
+        block += struct.pack(">BBH", 59, 0, len(option)) + option
+    return block
+
+
+topo4 = ipim_option(False, nxt=1, slot=bytes([64, 0x80, 0, 0]) + bytes(range(16)))
+perf6 = ipim_option(True, perf=True)
+write("probe", b"\x00" + e2e_block(1, 0))
+write("probe", b"\x00" + e2e_block(2, 3, topo4))
+write("probe", b"\x01" + bytes([0x94, 4, 0, 0]) + topo4 + b"\x01\x01")
+write("probe", b"\x02" + bytes([17, 7, 1, 0]) + perf6 + bytes([1, 2, 0, 0]))
+write("probe", b"\x03" + bytes([0x4F, 0, 0, 84, 0, 0, 0x40, 0, 59, 17, 0, 0, 10, 0, 0, 2, 10, 0, 1, 9])
+      + topo4 + b"\x01\x01" + struct.pack(">HHHH", 40000, 33434, 8, 0))
+write("probe", b"\x04" + bytes([0, 64, 200]) + struct.pack(">IH", 7, 0xFF) + bytes([4])
+      + b"".join(struct.pack(">IIIHBBB", s, 100 + s, 1000 * (s + 1), 300, 59, 0, len(topo4)) + topo4
+                 for s in (0, 2, 1)))
+
 for t in sorted(os.listdir(OUT)):
     print(f"{t}: {len(os.listdir(os.path.join(OUT, t)))} files")
