@@ -251,6 +251,10 @@ class Nat44 final : public MatchStage {
   }
   // The sender may reach the mapping at pos under the filtering behaviour (RFC 4787 REQ-8); its
   // permission lives on as long as the mapping it keeps alive.
+  // The remote's port in a permission. ICMP echo has none: its "ports" are the identifier, inside
+  // on the way out and outside on the way back, which differ when it is not preserved.
+  static uint16_t remote_port(uint8_t proto, uint16_t port) { return proto == kProtoIcmp4 ? 0 : port; }
+
   bool permitted(int32_t pos, uint8_t proto, uint32_t r_addr, uint16_t r_port, Nanos now) {
     const Entry& e = table_->at(pos);
     if (filtering_ == Dep::Endpoint || e.is_static) return true;
@@ -324,7 +328,8 @@ class Nat44 final : public MatchStage {
     }
     // REQ-8: what the filtering will let back in.
     if (filtering_ != Dep::Endpoint && !e.is_static &&
-        !table_->touch(nat::perm_key(filtering_, proto, e.ext_addr, e.ext_port, dst, dport), pos,
+        !table_->touch(nat::perm_key(filtering_, proto, e.ext_addr, e.ext_port, dst,
+                                     remote_port(proto, dport)), pos,
                        e.serial, 0, now + timeout(e))) {
       return kExhausted;
     }
@@ -427,7 +432,7 @@ class Nat44 final : public MatchStage {
     const uint8_t proto = v.proto;
     const int32_t pos = live(table_->inbound(nat::in_key(proto, dst, dport)), now);
     if (pos < 0) return unsolicited(dst);
-    if (!permitted(pos, proto, src, sport, now)) return kFiltered;
+    if (!permitted(pos, proto, src, remote_port(proto, sport), now)) return kFiltered;
     Entry& e = table_->at(pos);
     if (proto == kProtoTcp) note_tcp(e, v, false);
     refresh(e, now);  // REQ-6 allows inbound refresh
