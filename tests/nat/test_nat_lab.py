@@ -11,8 +11,8 @@ topologies/nat-matrix.yaml (client - nat - server with two addresses):
    address-dependent filtering, traffic from the server's other address to a mapping made toward
    its first address, reach nothing at the client (counted there with tcpdump: zero), and are
    counted as nat/no_mapping and nat/filtered.
-3. Expiry: with `timeouts: {icmp: 6}` an echo's mapping is listed by /pathlab/nat44 and lets a
-   late echo reply in; once idle for longer than 6 s, the same reply reaches nothing.
+3. Expiry: with `timeouts: {icmp: 12}` an echo's mapping is listed by /pathlab/nat44 and lets a
+   late echo reply in; once idle for longer than 12 s, the same reply reaches nothing.
 4. Exhaustion: a pool of 10 ports and 11 flows: the 11th is refused, counted (`rejected`: a
    mapping refused for exhaustion and answered), and gets ICMP administratively prohibited (3/13)
    (at_limit: reject).
@@ -129,9 +129,9 @@ def secure_filtering(lab):
 
 
 def expiry(lab):
-    """An ICMP query mapping (timeout 6 s) lets the echo's replies in, and nothing once it has
+    """An ICMP query mapping (timeout 12 s) lets the echo's replies in, and nothing once it has
     been idle for longer."""
-    lab.restart(nat(timeouts={"icmp": 6}))
+    lab.restart(nat(timeouts={"icmp": 12}))
     c, s = lab.host("client"), lab.host("server")
     c.wait_ping(lab.ip4("server"))
     scapy(c, f"sr1(IP(dst='{lab.ip4('server')}')/ICMP(id=0x4242, seq=1), timeout=2, verbose=0)")
@@ -144,10 +144,10 @@ def expiry(lab):
         scapy(s, f"send(IP(dst='{POOL}')/ICMP(type=0, id={ext_id}, seq=2)/b'late', verbose=0)")
 
     fresh = counted_at_client(lab, "icmp[icmptype] == icmp-echoreply", late_reply, settle=0.3)
-    time.sleep(6.5)
+    time.sleep(12.5)
     stale = counted_at_client(lab, "icmp[icmptype] == icmp-echoreply", late_reply, settle=0.3)
     log(f"mapping {ours[0]}: a reply within its timeout reached the client {len(fresh)} time(s), "
-        f"6.5 s after that {len(stale)}")
+        f"12.5 s after that {len(stale)}")
     assert len(fresh) == 1 and stale == [], (fresh, stale)
 
 
