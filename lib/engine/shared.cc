@@ -1,11 +1,12 @@
 #include "pathlab/engine/shared.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
-#include <rte_jhash.h>
+#include <rte_hash_crc.h>
 #include <rte_rcu_qsbr.h>
 
 namespace pathlab {
@@ -17,7 +18,7 @@ FlowTable::FlowTable(const std::string& name, uint32_t capacity, uint32_t key_le
   p.name = name.c_str();
   p.entries = capacity < 8 ? 8 : capacity;
   p.key_len = key_len;
-  p.hash_func = rte_jhash;
+  p.hash_func = rte_hash_crc;  // CRC32C: a few instructions for a 16-byte key
   p.socket_id = SOCKET_ID_ANY;
   // Several writers need rte_hash's per-lcore slot caches: only EAL threads (workers) may write.
   // Without RCU there is one thread, and a plain table.
@@ -47,6 +48,17 @@ FlowTable::~FlowTable() { rte_hash_free(hash_); }
 int32_t FlowTable::find(const void* key) const {
   const int32_t pos = rte_hash_lookup(hash_, key);
   return pos < 0 ? -1 : pos;
+}
+
+void FlowTable::find_bulk(const void** keys, uint32_t n, int32_t* pos) const {
+  for (uint32_t i = 0; i < n; i += RTE_HASH_LOOKUP_BULK_MAX) {
+    const uint32_t k = std::min<uint32_t>(n - i, RTE_HASH_LOOKUP_BULK_MAX);
+    if (rte_hash_lookup_bulk(hash_, keys + i, k, pos + i) != 0) {
+      for (uint32_t j = i; j < i + k; ++j) pos[j] = find(keys[j]);
+      continue;
+    }
+    for (uint32_t j = i; j < i + k; ++j) pos[j] = pos[j] < 0 ? -1 : pos[j];
+  }
 }
 
 int32_t FlowTable::insert(const void* key, bool& created) {

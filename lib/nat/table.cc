@@ -7,6 +7,7 @@
 #pragma GCC diagnostic ignored "-Wvolatile"  // DPDK 22.11 headers in C++20
 #include <rte_byteorder.h>
 #include <rte_pause.h>
+#include <rte_prefetch.h>
 #include <rte_telemetry.h>
 #pragma GCC diagnostic pop
 
@@ -38,6 +39,10 @@ uint32_t capacity_of(const TableConfig& c) {
 
 Table::Table(const std::string& name, const TableConfig& c, rte_rcu_qsbr* qsbr)
     : cfg_(c), table_(name, capacity_of(c), sizeof(Key), qsbr), entries_(table_.slots()) {
+  if (!c.pool.empty()) {
+    pool_lo_ = c.pool.front();
+    pool_hi_ = c.pool.back();
+  }
   words_ = (static_cast<size_t>(c.port_hi) - c.port_lo + 1 + 63) / 64;
   const size_t n = c.pool.size() * kProtos * words_;
   bits_ = std::make_unique<std::atomic<uint64_t>[]>(n);
@@ -65,6 +70,20 @@ Table::Table(const std::string& name, const TableConfig& c, rte_rcu_qsbr* qsbr)
 int Table::pool_index(uint32_t addr) const {
   const auto it = std::lower_bound(cfg_.pool.begin(), cfg_.pool.end(), addr);
   return it != cfg_.pool.end() && *it == addr ? static_cast<int>(it - cfg_.pool.begin()) : -1;
+}
+
+void Table::lookup_bulk(const Key* keys, uint32_t n, int32_t* pos) const {
+  const void* k[kMaxBurst];
+  for (uint32_t i = 0; i < n; i += kMaxBurst) {
+    const uint32_t c = std::min<uint32_t>(n - i, kMaxBurst);
+    for (uint32_t j = 0; j < c; ++j) k[j] = &keys[i + j];
+    table_.find_bulk(k, c, pos + i);
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    if (pos[i] < 0) continue;
+    rte_prefetch0(&entries_[pos[i]]);
+    rte_prefetch0(table_.ready_line(pos[i]));
+  }
 }
 
 int32_t Table::inbound(const Key& k) const {

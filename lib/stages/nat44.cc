@@ -198,6 +198,13 @@ class Nat44 final : public MatchStage {
   bool stateful() const override { return true; }
 
   void process(Batch& b) override {
+    if (egress_ && table_ && !p_.one_to_one) {
+      for (uint16_t base = 0; base < b.n; base += kChunk) {
+        process_out(b, base, std::min<uint16_t>(kChunk, b.n - base));
+      }
+      tally_[kExpired] += table_->sweep(b.now, kSweepPerBurst);
+      return flush();
+    }
     for (uint16_t i = 0; i < b.n; ++i) {
       PktView v;
       if (!view_packet(b.pkts[i], v) || v.version != 4) {
@@ -207,7 +214,7 @@ class Nat44 final : public MatchStage {
       if (p_.one_to_one) {
         b.verdict[i] = egress_ ? (inside(b.pkts[i]) ? static_out(v) : kPass) : static_in(v);
       } else {
-        b.verdict[i] = egress_ ? outbound(b, i, v) : inbound(b.pkts[i], v, b.now);
+        b.verdict[i] = egress_ ? outbound(b, i, v, -1) : inbound(b.pkts[i], v, b.now);
       }
     }
     if (table_) tally_[kExpired] += table_->sweep(b.now, kSweepPerBurst);
@@ -290,7 +297,46 @@ class Nat44 final : public MatchStage {
 
   // ---- outbound (egress of the outside port) ----
 
-  uint8_t outbound(Batch& b, uint16_t i, const PktView& v) {
+  // A chunk of the burst: the mappings of the packets that need one are looked up together (their
+  // cache misses overlap), then each packet is translated in order. A mapping the lookup did not
+  // find is looked for again, as an earlier packet of the chunk may have made it.
+  static constexpr uint16_t kChunk = 64;
+  void process_out(Batch& b, uint16_t base, uint16_t n) {
+    PktView v[kChunk];
+    Key keys[kChunk];
+    int32_t found[kChunk];
+    uint8_t key_of[kChunk];
+    uint32_t nk = 0;
+    for (uint16_t j = 0; j < n; ++j) {
+      key_of[j] = kNoKey;
+      if (!view_packet(b.pkts[base + j], v[j]) || v[j].version != 4) continue;
+      if (out_key(b.pkts[base + j], v[j], keys[nk])) key_of[j] = static_cast<uint8_t>(nk++);
+    }
+    table_->lookup_bulk(keys, nk, found);
+    for (uint16_t j = 0; j < n; ++j) {
+      const uint16_t i = base + j;
+      b.verdict[i] = v[j].version != 4
+                         ? kPass
+                         : outbound(b, i, v[j], key_of[j] != kNoKey ? found[key_of[j]] : -1);
+    }
+  }
+  static constexpr uint8_t kNoKey = 0xff;
+
+  // The mapping key of an inside packet that takes the common path, or false.
+  bool out_key(const rte_mbuf* m, const PktView& v, Key& key) const {
+    const uint32_t src = get32(v.l3 + 12);
+    uint16_t sport = 0, dport = 0;
+    if (!inside(m) || table_->in_pool(host32(src)) || (v.flags & kViewLaterFrag) ||
+        icmp_error(v) || !ports(v, true, sport, dport)) {
+      return false;
+    }
+    key = nat::out_key(mapping_, v.proto, src, sport, get32(v.l3 + 16), dport);
+    return true;
+  }
+
+  // `found`: the key's position from a lookup made earlier in the burst (published or not), or
+  // -1 (look again).
+  uint8_t outbound(Batch& b, uint16_t i, const PktView& v, int32_t found) {
     const Nanos now = b.now;
     const uint32_t src = get32(v.l3 + 12), dst = get32(v.l3 + 16);
     if (!inside(b.pkts[i]) || table_->in_pool(host32(src)) || own(src) || !match().test(v)) {
@@ -302,7 +348,7 @@ class Nat44 final : public MatchStage {
     if (!ports(v, true, sport, dport)) return kUnsupported;
     const uint8_t proto = v.proto;
     const Key key = nat::out_key(mapping_, proto, src, sport, dst, dport);
-    int32_t pos = live(table_->find(key), now);
+    int32_t pos = live(found >= 0 && table_->published(found) ? found : table_->find(key), now);
     if (pos < 0 && has_statics_) pos = find_static(proto, src, sport);
     rte_mbuf* m = b.pkts[i];
     if (pos < 0) {

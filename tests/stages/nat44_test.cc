@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
+#include <vector>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wvolatile"
@@ -275,6 +276,56 @@ TEST(Nat44, PortAssignment) {
     EXPECT_GE(p, 20000);
     EXPECT_LE(p, 20099);
   }
+}
+
+// Bursts are looked up together, 64 packets at a time: a mapping made by a packet earlier in the
+// same burst serves the later ones, and every packet of a long burst is translated in order.
+TEST(Nat44, BurstsShareTheirMappings) {
+  Nat n(std::string(kBase) + "port_assignment: random");
+  std::vector<Bytes> burst;
+  for (uint16_t k = 0; k < 100; ++k) burst.push_back(udp(kC, static_cast<uint16_t>(2000 + k), kS, 1));
+  burst.push_back(burst[70]);  // the same flow again, in the second chunk
+  burst.insert(burst.begin() + 1, burst[0]);  // and at once after its first packet
+  const std::vector<Out> first = n.out->run(burst);
+  ASSERT_EQ(first.size(), 102u);
+  std::set<uint16_t> ports;
+  for (size_t i = 0; i < first.size(); ++i) {
+    ASSERT_EQ(first[i].verdict, kPass) << i;
+    EXPECT_EQ(src_of(first[i].bytes), kP) << i;
+    EXPECT_TRUE(checksums_ok(first[i].bytes)) << i;
+    ports.insert(sport_of(first[i].bytes));
+  }
+  EXPECT_EQ(ports.size(), 100u);
+  EXPECT_EQ(sport_of(first[1].bytes), sport_of(first[0].bytes));
+  EXPECT_EQ(sport_of(first[101].bytes), sport_of(first[71].bytes));
+  EXPECT_EQ(n.action("created"), 100u);
+  // The next burst finds every mapping: the same ports, nothing created.
+  const std::vector<Out> again = n.out->run(burst);
+  for (size_t i = 0; i < again.size(); ++i) {
+    ASSERT_EQ(again[i].verdict, kPass) << i;
+    EXPECT_EQ(sport_of(again[i].bytes), sport_of(first[i].bytes)) << i;
+  }
+  EXPECT_EQ(n.action("created"), 100u);
+  EXPECT_EQ(n.action("translated_out"), 204u);
+}
+
+// An echo whose identifier is not preserved still gets its reply through address-and-port-
+// dependent filtering: the permission does not key on the identifier (found by nat-lab).
+TEST(Nat44, EchoReplyUnderPortDependentFilteringWithANewIdentifier) {
+  Nat n(std::string(kBase) + "filtering: address_and_port_dependent\nports: 20000-20999");
+  const Out o = n.out->run1(pkt(1, kC, 77, kS, 77));
+  ASSERT_EQ(o.verdict, kPass);
+  const auto echo_id = [](const Bytes& f) { return static_cast<uint16_t>(f[38] << 8 | f[39]); };
+  const uint16_t id = echo_id(o.bytes);
+  EXPECT_GE(id, 20000);
+  EXPECT_LE(id, 20999);
+  const Out back = n.in->run1(pkt(1, kS, id, kP, id, 0, 0));
+  ASSERT_EQ(back.verdict, kPass);
+  EXPECT_EQ(dst_of(back.bytes), kC);
+  EXPECT_EQ(echo_id(back.bytes), 77);
+  EXPECT_TRUE(checksums_ok(back.bytes));
+  // A reply from another host is still filtered.
+  EXPECT_NE(n.in->run1(pkt(1, kS2, id, kP, id, 0, 0)).verdict, kPass);
 }
 
 TEST(Nat44, Pooling) {

@@ -35,6 +35,8 @@ class FlowTable {
 
   // Position of key, or -1.
   int32_t find(const void* key) const;
+  // find() for n keys at once (any n): the bucket misses of a burst overlap.
+  void find_bulk(const void** keys, uint32_t n, int32_t* pos) const;
   // Position of key, added if absent (created = true); -1 when the table is full.
   int32_t insert(const void* key, bool& created);
   // Removes key if present; its position is reclaimed after a grace period.
@@ -47,6 +49,7 @@ class FlowTable {
   // Per-position states of the owner's values: free, claimed by the one inserter that gets
   // created = true, published.
   bool ready(int32_t pos) const { return ready_[pos].load(std::memory_order_acquire) == kPublished; }
+  const void* ready_line(int32_t pos) const { return &ready_[pos]; }
   void publish(int32_t pos) { ready_[pos].store(kPublished, std::memory_order_release); }
 
  private:

@@ -98,11 +98,17 @@ class Table {
     const int32_t pos = table_.find(&k);
     return pos >= 0 && table_.ready(pos) ? pos : -1;
   }
+  // The positions of n keys at once, or -1, not yet checked as published (published()); their
+  // entries are prefetched. Their cache misses overlap, where find() pays one after another.
+  void lookup_bulk(const Key* keys, uint32_t n, int32_t* pos) const;
+  bool published(int32_t pos) const { return table_.ready(pos); }
   // The mapping an In key leads to (published, same generation), or -1.
   int32_t inbound(const Key& k) const;
   // Pool index of a host-order address, or -1.
   int pool_index(uint32_t addr) const;
-  bool in_pool(uint32_t addr) const { return pool_index(addr) >= 0; }
+  bool in_pool(uint32_t addr) const {
+    return addr >= pool_lo_ && addr <= pool_hi_ && pool_index(addr) >= 0;
+  }
 
   enum class Made : uint8_t { Ok, Exhausted, Busy };
   // A new mapping for an outbound packet (host order inside endpoint). `rnd` seeds the choices.
@@ -135,6 +141,7 @@ class Table {
   TableConfig cfg_;
   FlowTable table_;
   std::vector<Entry> entries_;
+  uint32_t pool_lo_ = 1, pool_hi_ = 0;  // the pool's first and last address (host order)
   size_t words_ = 0;  // bitmap words per (address, protocol)
   std::unique_ptr<std::atomic<uint64_t>[]> bits_;
   std::atomic<uint32_t> live_{0};
