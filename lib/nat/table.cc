@@ -256,10 +256,11 @@ bool Table::touch(const Key& k, int32_t target, uint32_t serial, uint32_t addr, 
 
 uint64_t Table::sweep(Nanos now, unsigned n) {
   const uint32_t slots = table_.slots();
-  uint32_t c = cursor_.fetch_add(n, std::memory_order_relaxed);
+  // One division a call: the cursor wraps at 2^32, the positions at slots.
+  uint32_t pos_u = cursor_.fetch_add(n, std::memory_order_relaxed) % slots;
   uint64_t removed = 0;
-  for (unsigned i = 0; i < n; ++i, ++c) {
-    const auto pos = static_cast<int32_t>(c % slots);
+  for (unsigned i = 0; i < n; ++i, pos_u = pos_u + 1 == slots ? 0 : pos_u + 1) {
+    const auto pos = static_cast<int32_t>(pos_u);
     if (!table_.ready(pos)) continue;
     Entry& e = entries_[pos];
     if (e.deadline.load(std::memory_order_relaxed) >= now) continue;

@@ -42,7 +42,7 @@ inline bool tcp_established(uint8_t s) {
 }
 
 // One table position's value. Fields are fixed when published, except deadline and tcp.
-struct Entry {
+struct alignas(64) Entry {  // one cache line, so one prefetch brings it
   Key key{};
   uint32_t in_addr = 0, ext_addr = 0;  // network order (FragOut/FragIn: the new address)
   uint16_t in_port = 0, ext_port = 0;
@@ -55,6 +55,7 @@ struct Entry {
   std::atomic<uint64_t> deadline{0};
   std::atomic<uint8_t> tcp{0};
 };
+static_assert(sizeof(Entry) == 64);
 
 struct Timeouts {
   Nanos udp = 300'000'000'000, tcp_est = 7'440'000'000'000, tcp_trans = 240'000'000'000,
