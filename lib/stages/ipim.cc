@@ -28,6 +28,7 @@
 #include "pathlab/engine/shared.hpp"
 #include "pathlab/engine/stage_registry.hpp"
 #include "pathlab/ipim/hop.hpp"
+#include "pathlab/ipim/hop4.hpp"
 #include "pathlab/net/checksum.hpp"
 #include "pathlab/net/ip4_options.hpp"
 #include "pathlab/net/ip6_ext.hpp"
@@ -223,6 +224,8 @@ class Ipim final : public MatchStage {
       if (!a.empty()) in6_[i] = a.front().addr.b;
       ingress6_.push_back(a.empty() ? nullptr : in6_[i].data());
     }
+    for (const auto& a : site.port_ip4) in4_word_.push_back(a.empty() ? kNoWord : a.front().addr.v);
+    fast4_ = match().matches_everything() && !lies_about_others_;
     const uint32_t as = p.as ? *p.as : site.asn;
     hop_.router_id = p.router_id ? *p.router_id : ipim::kU32Unavailable;
     hop_.as = as != 0 ? as : ipim::kU32Unavailable;
@@ -260,10 +263,12 @@ class Ipim final : public MatchStage {
     h4.egress = has_egress4_ ? egress4_ : nullptr;
     h6.egress = has_egress6_ ? egress6_ : nullptr;
     uint64_t bytes = 0;
+    std::optional<ipim::Hop4Burst> burst4;  // made at the first IPv4 option of the burst
     for (uint16_t i = 0; i < b.n; ++i) {
       b.verdict[i] = kPass;
       rte_mbuf* m = b.pkts[i];
       bytes += m->pkt_len;
+      if (fast4_ && hop4_fast(m, h4, burst4, sampling_allowed, t)) continue;
       PktView v;
       if (!view_packet(m, v) || !match().test(v)) continue;
       const auto [found, opt] = find(v);
@@ -292,6 +297,40 @@ class Ipim final : public MatchStage {
       }
     }
   };
+
+  // The common case in whole words (ipim/hop4.hpp): IPv4, unfragmented or a first fragment, the
+  // IPIM option first and well formed. True when the packet is done with (written, or it carries
+  // no option); false sends it down the general path below.
+  bool hop4_fast(rte_mbuf* m, const ipim::HopValues& h4, std::optional<ipim::Hop4Burst>& burst,
+                 bool sampling_allowed, Tally& t) {
+    const uint8_t version = stored_view(m).version;
+    if (version != 4) return version == 0;
+    uint8_t* l3 = rte_pktmbuf_mtod_offset(m, uint8_t*, m->l2_len);
+    const unsigned ihl = l3[0] & 0x0fu;
+    if (ihl <= 5 || (load_be16(l3 + 6) & 0x1fff) != 0) return true;
+    const unsigned len = l3[21];
+    if (l3[20] != ipim::kIp4Type || len < ipim::kOffSlots || len > ihl * 4 - 20) return false;
+    const ipim::Option opt{l3 + 20, len, false};
+    if (opt.check() != ipim::Malformed::kNone) return false;
+    if (!burst) burst.emplace(h4);
+    ++t.n[kSeen];
+    ++t.n[kAccumulated];
+    bool sampled = (l3[20 + ipim::kOffFlags] & ipim::kFlagSample) != 0 && sample_.hit();
+    if (sampled && !sampling_allowed) {
+      sampled = false;
+      ++t.n[kSuspended];
+    }
+    const uint8_t ttl = l3[8];
+    const uint64_t in = m->port < in4_word_.size() ? in4_word_[m->port] : kNoWord;
+    uint64_t delta = 0;
+    const ipim::Stamped st = ipim::hop4(opt, *burst, static_cast<uint8_t>(ttl == 255 ? 255 : ttl + 1),
+                                        sampled, static_cast<uint32_t>(in), in != kNoWord, delta);
+    const auto ck = static_cast<uint16_t>(~load_be16(l3 + 10));
+    store_be16(l3 + 10, static_cast<uint16_t>(~csum::fold(uint32_t{ck} + ipim::fold_delta(delta))));
+    count(st, t);
+    return true;
+  }
+  static constexpr uint64_t kNoWord = uint64_t{1} << 32;
 
   // The option in a packet the view parsed: IPv4 first fragments, IPv6 with Hop-by-Hop first.
   std::pair<Found, ipim::Option> find(const PktView& v) const {
@@ -333,6 +372,10 @@ class Ipim final : public MatchStage {
     pk.sampled = sampled;
     const ipim::Stamped st = ip4 ? hop4(v.l3, opt, hv, pk) : hop6(opt, hv, pk);
     ++t.n[kAccumulated];
+    count(st, t);
+  }
+
+  void count(ipim::Stamped st, Tally& t) const {
     switch (st) {
       case ipim::Stamped::kSampled:
         ++t.n[kStamped];
@@ -450,6 +493,8 @@ class Ipim final : public MatchStage {
   ipim::HopValues hop_;
   bool lies_, lies_about_others_;
   std::vector<std::array<uint8_t, 4>> in4_;
+  std::vector<uint64_t> in4_word_;  // the same, host order, or kNoWord
+  bool fast4_ = false;
   std::vector<std::array<uint8_t, 16>> in6_;
   std::vector<const uint8_t*> ingress4_, ingress6_;
   uint8_t egress4_[4] = {}, egress6_[16] = {};
