@@ -225,7 +225,7 @@ class Ipim final : public MatchStage {
       ingress6_.push_back(a.empty() ? nullptr : in6_[i].data());
     }
     for (const auto& a : site.port_ip4) in4_word_.push_back(a.empty() ? kNoWord : a.front().addr.v);
-    fast4_ = match().matches_everything() && !lies_about_others_;
+    fast4_ = p.participate && match().matches_everything() && !lies_about_others_;
     const uint32_t as = p.as ? *p.as : site.asn;
     hop_.router_id = p.router_id ? *p.router_id : ipim::kU32Unavailable;
     hop_.as = as != 0 ? as : ipim::kU32Unavailable;
@@ -239,6 +239,10 @@ class Ipim final : public MatchStage {
       }
     }
   }
+
+  // With the fast path the stage finds the IPv4 header itself and parses the rest on demand, so the
+  // router need not store a view for it.
+  bool reads_view() const override { return !fast4_; }
 
   void process(Batch& b) override {
     if (!active()) return pass_all(b);
@@ -268,7 +272,7 @@ class Ipim final : public MatchStage {
       b.verdict[i] = kPass;
       rte_mbuf* m = b.pkts[i];
       bytes += m->pkt_len;
-      if (fast4_ && hop4_fast(m, h4, burst4, sampling_allowed, t)) continue;
+      if (fast4_ && (hop4_fast(m, h4, burst4, sampling_allowed, t) || !parse_view(m))) continue;
       PktView v;
       if (!view_packet(m, v) || !match().test(v)) continue;
       const auto [found, opt] = find(v);
@@ -303,8 +307,7 @@ class Ipim final : public MatchStage {
   // no option); false sends it down the general path below.
   bool hop4_fast(rte_mbuf* m, const ipim::HopValues& h4, std::optional<ipim::Hop4Burst>& burst,
                  bool sampling_allowed, Tally& t) {
-    const uint8_t version = stored_view(m).version;
-    if (version != 4) return version == 0;
+    if (m->packet_type != kPtype4) return m->packet_type != kPtype6;
     uint8_t* l3 = rte_pktmbuf_mtod_offset(m, uint8_t*, m->l2_len);
     const unsigned ihl = l3[0] & 0x0fu;
     if (ihl <= 5 || (load_be16(l3 + 6) & 0x1fff) != 0) return true;
