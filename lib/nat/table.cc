@@ -86,9 +86,20 @@ void Table::lookup_bulk(const Key* keys, uint32_t n, int32_t* pos) const {
   }
 }
 
-int32_t Table::inbound(const Key& k) const {
-  const int32_t ipos = find(k);
-  if (ipos < 0) return -1;
+void Table::prefetch_targets(const int32_t* in_pos, uint32_t n) const {
+  for (uint32_t i = 0; i < n; ++i) {
+    if (in_pos[i] < 0 || !table_.ready(in_pos[i])) continue;
+    const int32_t t = entries_[in_pos[i]].target;
+    if (t < 0) continue;
+    rte_prefetch0(&entries_[t]);
+    rte_prefetch0(table_.ready_line(t));
+  }
+}
+
+int32_t Table::inbound(const Key& k) const { return inbound_at(table_.find(&k)); }
+
+int32_t Table::inbound_at(int32_t ipos) const {
+  if (ipos < 0 || !table_.ready(ipos)) return -1;
   const Entry& ie = entries_[ipos];
   const int32_t t = ie.target;
   if (t < 0 || !table_.ready(t) || entries_[t].serial != ie.serial) return -1;

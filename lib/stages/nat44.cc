@@ -198,9 +198,9 @@ class Nat44 final : public MatchStage {
   bool stateful() const override { return true; }
 
   void process(Batch& b) override {
-    if (egress_ && table_ && !p_.one_to_one) {
+    if (table_ && !p_.one_to_one) {
       for (uint16_t base = 0; base < b.n; base += kChunk) {
-        process_out(b, base, std::min<uint16_t>(kChunk, b.n - base));
+        translate(b, base, std::min<uint16_t>(kChunk, b.n - base));
       }
       tally_[kExpired] += table_->sweep(b.now, kSweepPerBurst);
       return flush();
@@ -214,7 +214,7 @@ class Nat44 final : public MatchStage {
       if (p_.one_to_one) {
         b.verdict[i] = egress_ ? (inside(b.pkts[i]) ? static_out(v) : kPass) : static_in(v);
       } else {
-        b.verdict[i] = egress_ ? outbound(b, i, v, -1) : inbound(b.pkts[i], v, b.now);
+        b.verdict[i] = egress_ ? outbound(b, i, v, -1) : inbound(b.pkts[i], v, b.now, -1, false);
       }
     }
     if (table_) tally_[kExpired] += table_->sweep(b.now, kSweepPerBurst);
@@ -297,11 +297,11 @@ class Nat44 final : public MatchStage {
 
   // ---- outbound (egress of the outside port) ----
 
-  // A chunk of the burst: the mappings of the packets that need one are looked up together (their
-  // cache misses overlap), then each packet is translated in order. A mapping the lookup did not
-  // find is looked for again, as an earlier packet of the chunk may have made it.
+  // A chunk of the burst: the table keys of the packets that need one are looked up together (their
+  // cache misses overlap), then each packet is translated in order. Outbound, a key the lookup did
+  // not find is looked for again, as an earlier packet of the chunk may have made its mapping.
   static constexpr uint16_t kChunk = 64;
-  void process_out(Batch& b, uint16_t base, uint16_t n) {
+  void translate(Batch& b, uint16_t base, uint16_t n) {
     PktView v[kChunk];
     Key keys[kChunk];
     int32_t found[kChunk];
@@ -309,15 +309,23 @@ class Nat44 final : public MatchStage {
     uint32_t nk = 0;
     for (uint16_t j = 0; j < n; ++j) {
       key_of[j] = kNoKey;
-      if (!view_packet(b.pkts[base + j], v[j]) || v[j].version != 4) continue;
-      if (out_key(b.pkts[base + j], v[j], keys[nk])) key_of[j] = static_cast<uint8_t>(nk++);
+      rte_mbuf* m = b.pkts[base + j];
+      if (!view_packet(m, v[j]) || v[j].version != 4) continue;
+      if (egress_ ? out_key(m, v[j], keys[nk]) : inbound_key(v[j], keys[nk])) {
+        key_of[j] = static_cast<uint8_t>(nk++);
+      }
     }
     table_->lookup_bulk(keys, nk, found);
+    if (!egress_) table_->prefetch_targets(found, nk);
     for (uint16_t j = 0; j < n; ++j) {
       const uint16_t i = base + j;
-      b.verdict[i] = v[j].version != 4
-                         ? kPass
-                         : outbound(b, i, v[j], key_of[j] != kNoKey ? found[key_of[j]] : -1);
+      const bool looked = key_of[j] != kNoKey;
+      const int32_t pos = looked ? found[key_of[j]] : -1;
+      if (v[j].version != 4) {
+        b.verdict[i] = kPass;
+      } else {
+        b.verdict[i] = egress_ ? outbound(b, i, v[j], pos) : inbound(b.pkts[i], v[j], b.now, pos, looked);
+      }
     }
   }
   static constexpr uint8_t kNoKey = 0xff;
@@ -465,10 +473,23 @@ class Nat44 final : public MatchStage {
 
   // ---- inbound (ingress of the outside port) ----
 
+  // The In key of a packet to the pool that takes the common path, or false.
+  bool inbound_key(const PktView& v, Key& key) const {
+    const uint32_t dst = get32(v.l3 + 16);
+    uint16_t sport = 0, dport = 0;
+    if (!table_->in_pool(host32(dst)) || (v.flags & kViewLaterFrag) || icmp_error(v) ||
+        !ports(v, false, sport, dport)) {
+      return false;
+    }
+    key = nat::in_key(v.proto, dst, dport);
+    return true;
+  }
+
   // Unsolicited: the router's own address passes to the router, the rest is dropped.
   uint8_t unsolicited(uint32_t dst) const { return own(dst) ? kPass : uint8_t{kNoMapping}; }
 
-  uint8_t inbound(rte_mbuf* m, const PktView& v, Nanos now) {
+  // `looked`: `found` is the In key's position from a lookup made earlier in the burst (or -1).
+  uint8_t inbound(rte_mbuf* m, const PktView& v, Nanos now, int32_t found, bool looked) {
     const uint32_t src = get32(v.l3 + 12), dst = get32(v.l3 + 16);
     if (!table_->in_pool(host32(dst))) return kPass;
     if (v.flags & kViewLaterFrag) return follow(v, nat::kFragIn, 16, now);
@@ -476,7 +497,8 @@ class Nat44 final : public MatchStage {
     uint16_t sport = 0, dport = 0;
     if (!ports(v, false, sport, dport)) return unsolicited(dst);
     const uint8_t proto = v.proto;
-    const int32_t pos = live(table_->inbound(nat::in_key(proto, dst, dport)), now);
+    const int32_t pos =
+        live(looked ? table_->inbound_at(found) : table_->inbound(nat::in_key(proto, dst, dport)), now);
     if (pos < 0) return unsolicited(dst);
     if (!permitted(pos, proto, src, remote_port(proto, sport), now)) return kFiltered;
     Entry& e = table_->at(pos);

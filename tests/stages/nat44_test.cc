@@ -309,6 +309,40 @@ TEST(Nat44, BurstsShareTheirMappings) {
   EXPECT_EQ(n.action("translated_out"), 204u);
 }
 
+// Inbound bursts are looked up together too: replies to 100 mappings, mixed with unsolicited
+// packets and packets to elsewhere, each get their own verdict in one burst of 130.
+TEST(Nat44, InboundBurstsTranslateEachPacket) {
+  Nat n(std::string(kBase) + "port_assignment: random\nfiltering: address_dependent");
+  std::vector<uint16_t> ext;
+  for (uint16_t k = 0; k < 100; ++k) ext.push_back(out_port(n, udp(kC, static_cast<uint16_t>(2000 + k), kS, 1)));
+  std::vector<Bytes> burst;
+  for (uint16_t k = 0; k < 100; ++k) {
+    burst.push_back(udp(kS, 1, kP, ext[k]));
+    if (k % 10 == 0) burst.push_back(udp(kS, 1, kP, static_cast<uint16_t>(ext[k] ^ 0x8000)));  // unmapped
+    if (k % 10 == 5) burst.push_back(udp(kS2, 1, kP, ext[k]));  // filtered: another host
+    if (k % 10 == 7) burst.push_back(udp(kS, 1, kC2, 80));  // not to the pool: passed untouched
+  }
+  const std::vector<Out> o = n.in->run(burst);
+  ASSERT_EQ(o.size(), burst.size());
+  size_t i = 0;
+  for (uint16_t k = 0; k < 100; ++k, ++i) {
+    ASSERT_EQ(o[i].verdict, kPass) << k;
+    EXPECT_EQ(dst_of(o[i].bytes), kC) << k;
+    EXPECT_EQ(dport_of(o[i].bytes), 2000 + k) << k;
+    EXPECT_TRUE(checksums_ok(o[i].bytes)) << k;
+    if (k % 10 == 0) EXPECT_EQ(o[++i].verdict, 1 + 0) << "unmapped " << k;
+    if (k % 10 == 5) EXPECT_EQ(o[++i].verdict, 1 + 1) << "filtered " << k;
+    if (k % 10 == 7) {
+      ++i;
+      EXPECT_EQ(o[i].verdict, kPass) << k;
+      EXPECT_EQ(o[i].bytes, burst[i]) << k;
+    }
+  }
+  EXPECT_EQ(n.action("translated_in"), 100u);
+  EXPECT_EQ(n.drop("no_mapping"), 10u);
+  EXPECT_EQ(n.drop("filtered"), 10u);
+}
+
 // An echo whose identifier is not preserved still gets its reply through address-and-port-
 // dependent filtering: the permission does not key on the identifier (found by nat-lab).
 TEST(Nat44, EchoReplyUnderPortDependentFilteringWithANewIdentifier) {

@@ -105,6 +105,10 @@ class Table {
   bool published(int32_t pos) const { return table_.ready(pos); }
   // The mapping an In key leads to (published, same generation), or -1.
   int32_t inbound(const Key& k) const;
+  // The same from the In key's position as lookup_bulk gives it (-1: none).
+  int32_t inbound_at(int32_t in_pos) const;
+  // After lookup_bulk of In keys: prefetches the mappings they lead to.
+  void prefetch_targets(const int32_t* in_pos, uint32_t n) const;
   // Pool index of a host-order address, or -1.
   int pool_index(uint32_t addr) const;
   bool in_pool(uint32_t addr) const {
