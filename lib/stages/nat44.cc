@@ -300,7 +300,7 @@ class Nat44 final : public MatchStage {
   // A chunk of the burst: the table keys of the packets that need one are looked up together (their
   // cache misses overlap), then each packet is translated in order. Outbound, a key the lookup did
   // not find is looked for again, as an earlier packet of the chunk may have made its mapping.
-  static constexpr uint16_t kChunk = 64;
+  static constexpr uint16_t kChunk = 32;
   void translate(Batch& b, uint16_t base, uint16_t n) {
     PktView v[kChunk];
     Key keys[kChunk];
@@ -324,7 +324,9 @@ class Nat44 final : public MatchStage {
       if (v[j].version != 4) {
         b.verdict[i] = kPass;
       } else {
-        b.verdict[i] = egress_ ? outbound(b, i, v[j], pos) : inbound(b.pkts[i], v[j], b.now, pos, looked);
+        b.verdict[i] = !egress_ ? inbound(b.pkts[i], v[j], b.now, pos, looked)
+                       : looked ? translate_out(b, i, v[j], keys[key_of[j]], pos)
+                                : outbound(b, i, v[j], -1);
       }
     }
   }
@@ -334,8 +336,8 @@ class Nat44 final : public MatchStage {
   bool out_key(const rte_mbuf* m, const PktView& v, Key& key) const {
     const uint32_t src = get32(v.l3 + 12);
     uint16_t sport = 0, dport = 0;
-    if (!inside(m) || table_->in_pool(host32(src)) || (v.flags & kViewLaterFrag) ||
-        icmp_error(v) || !ports(v, true, sport, dport)) {
+    if (!inside(m) || table_->in_pool(host32(src)) || own(src) || !match().test(v) ||
+        (v.flags & kViewLaterFrag) || icmp_error(v) || !ports(v, true, sport, dport)) {
       return false;
     }
     key = nat::out_key(mapping_, v.proto, src, sport, get32(v.l3 + 16), dport);
@@ -345,17 +347,24 @@ class Nat44 final : public MatchStage {
   // `found`: the key's position from a lookup made earlier in the burst (published or not), or
   // -1 (look again).
   uint8_t outbound(Batch& b, uint16_t i, const PktView& v, int32_t found) {
-    const Nanos now = b.now;
-    const uint32_t src = get32(v.l3 + 12), dst = get32(v.l3 + 16);
+    const uint32_t src = get32(v.l3 + 12);
     if (!inside(b.pkts[i]) || table_->in_pool(host32(src)) || own(src) || !match().test(v)) {
       return kPass;
     }
-    if (v.flags & kViewLaterFrag) return follow(v, nat::kFragOut, 12, now);
-    if (icmp_error(v)) return error_out(v, now);
+    if (v.flags & kViewLaterFrag) return follow(v, nat::kFragOut, 12, b.now);
+    if (icmp_error(v)) return error_out(v, b.now);
     uint16_t sport = 0, dport = 0;
     if (!ports(v, true, sport, dport)) return kUnsupported;
+    return translate_out(b, i, v, nat::out_key(mapping_, v.proto, src, sport, get32(v.l3 + 16), dport), found);
+  }
+
+  // An outbound packet out_key() accepted, with its key.
+  uint8_t translate_out(Batch& b, uint16_t i, const PktView& v, const Key& key, int32_t found) {
+    const Nanos now = b.now;
+    const uint32_t src = get32(v.l3 + 12), dst = get32(v.l3 + 16);
+    uint16_t sport = 0, dport = 0;
+    ports(v, true, sport, dport);
     const uint8_t proto = v.proto;
-    const Key key = nat::out_key(mapping_, proto, src, sport, dst, dport);
     int32_t pos = live(found >= 0 && table_->published(found) ? found : table_->find(key), now);
     if (pos < 0 && has_statics_) pos = find_static(proto, src, sport);
     rte_mbuf* m = b.pkts[i];
