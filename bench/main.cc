@@ -14,6 +14,7 @@
 #include <rte_eal.h>
 
 #include "common.hpp"
+#include "pathlab/engine/eal_runtime_dir.hpp"
 #include "pathlab/net/view.hpp"
 
 namespace pathlab::bench {
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   pathlab::init_packet_view();
+  pathlab::remove_runtime_dir_at_exit();
 
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

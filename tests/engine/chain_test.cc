@@ -20,6 +20,7 @@
 #include "pathlab/config/error.hpp"
 #include "pathlab/engine/batch.hpp"
 #include "pathlab/engine/chain.hpp"
+#include "pathlab/engine/eal_runtime_dir.hpp"
 #include "pathlab/engine/stage.hpp"
 #include "pathlab/engine/stage_registry.hpp"
 #include "pathlab/net/view.hpp"
@@ -41,6 +42,7 @@ class DpdkEnv : public ::testing::Environment {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     ASSERT_GE(rte_eal_init(static_cast<int>(argv.size()), argv.data()), 0) << "rte_eal_init";
+    pathlab::remove_runtime_dir_at_exit();
     init_packet_view();
     // No per-lcore cache: the free count is exact after every free.
     g_pool = rte_pktmbuf_pool_create("chain_test", kPoolSize, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,

@@ -14,6 +14,7 @@
 #include <rte_malloc.h>
 #include <rte_rcu_qsbr.h>
 
+#include "pathlab/engine/eal_runtime_dir.hpp"
 #include "pathlab/engine/shared.hpp"
 
 namespace {
@@ -29,6 +30,7 @@ class DpdkEnv : public ::testing::Environment {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     ASSERT_GE(rte_eal_init(static_cast<int>(argv.size()), argv.data()), 0) << "rte_eal_init";
+    pathlab::remove_runtime_dir_at_exit();
   }
   void TearDown() override { rte_eal_cleanup(); }
 };

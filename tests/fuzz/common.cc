@@ -15,6 +15,7 @@
 #include <rte_mempool.h>
 #pragma GCC diagnostic pop
 
+#include "pathlab/engine/eal_runtime_dir.hpp"
 #include "pathlab/net/constants.hpp"
 #include "pathlab/net/parse.hpp"
 #include "pathlab/router/meta.hpp"
@@ -63,12 +64,7 @@ void init_eal(unsigned lcores) {
     std::abort();
   }
   init_packet_view();
-  // EAL leaves its runtime directory (/var/run/dpdk/<prefix>) behind; remove it at exit.
-  // The non-throwing overload: an exit handler must not throw (that aborts the run).
-  std::atexit([] {
-    std::error_code ec;
-    std::filesystem::remove_all(rte_eal_get_runtime_dir(), ec);
-  });
+  pathlab::remove_runtime_dir_at_exit();
 }
 
 std::vector<std::span<const uint8_t>> frames(std::span<const uint8_t> body, bool records, size_t max) {

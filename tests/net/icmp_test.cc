@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "pathlab/engine/eal_runtime_dir.hpp"
 #include "pathlab/net/addr.hpp"
 
 namespace pathlab::icmp {
@@ -41,6 +42,7 @@ class DpdkEnv : public ::testing::Environment {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     ASSERT_GE(rte_eal_init(static_cast<int>(argv.size()), argv.data()), 0) << "rte_eal_init";
+    pathlab::remove_runtime_dir_at_exit();
     g_pool = rte_pktmbuf_pool_create("icmp_test", kPoolSize, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                      SOCKET_ID_ANY);
     ASSERT_NE(g_pool, nullptr);

@@ -16,6 +16,7 @@
 #pragma GCC diagnostic pop
 
 #include "pathlab/config/loader.hpp"
+#include "pathlab/engine/eal_runtime_dir.hpp"
 #include "pathlab/router/meta.hpp"
 
 namespace pltest {
@@ -36,6 +37,7 @@ class DpdkEnv : public ::testing::Environment {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     ASSERT_GE(rte_eal_init(static_cast<int>(argv.size()), argv.data()), 0) << "rte_eal_init";
+    pathlab::remove_runtime_dir_at_exit();
   }
   void TearDown() override { rte_eal_cleanup(); }
 };

@@ -19,6 +19,7 @@
 #include "pathlab/engine/stage_registry.hpp"
 #include "pathlab/config/error.hpp"
 #include "pathlab/engine/chain.hpp"
+#include "pathlab/engine/eal_runtime_dir.hpp"
 #include "pathlab/engine/clock.hpp"
 #include "pathlab/net/ptype.hpp"
 #include "pathlab/stages/packet.hpp"
@@ -88,6 +89,7 @@ rte_mempool* pool() {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) std::abort();
+    pathlab::remove_runtime_dir_at_exit();
     init_packet_view();
     rte_mempool* mp =
         rte_pktmbuf_pool_create("stage_test", 2047, 0, kMetaSize, RTE_MBUF_DEFAULT_BUF_SIZE,
