@@ -26,6 +26,7 @@ Every lab goes down with its accounting checked."""
 import json
 import os
 import random
+import select
 import subprocess
 import sys
 import time
@@ -70,9 +71,14 @@ def scapy(host, code, timeout=60):
 def counted_at_client(lab, bpf, action, settle=1.0):
     """Packets matching bpf that reach the client's eth0 while action() runs."""
     c = lab.host("client")
-    cap = c.popen(["timeout", "8", "tcpdump", "-n", "-i", "eth0", "-c", "1000", bpf],
-                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    time.sleep(1.0)
+    cap = c.popen(["timeout", "15", "tcpdump", "-l", "-n", "-i", "eth0", "-c", "1000", bpf],
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Under load tcpdump can take more than a second to listen: wait for it to say so.
+    ready, deadline = False, time.monotonic() + 8
+    while not ready and time.monotonic() < deadline:
+        if select.select([cap.stderr], [], [], 0.2)[0]:
+            ready = "listening on" in cap.stderr.readline()
+    time.sleep(0.2)
     action()
     time.sleep(settle)
     cap.terminate()
@@ -143,9 +149,9 @@ def expiry(lab):
     def late_reply():
         scapy(s, f"send(IP(dst='{POOL}')/ICMP(type=0, id={ext_id}, seq=2)/b'late', verbose=0)")
 
-    fresh = counted_at_client(lab, "icmp[icmptype] == icmp-echoreply", late_reply, settle=0.3)
+    fresh = counted_at_client(lab, "icmp[icmptype] == icmp-echoreply", late_reply)
     time.sleep(12.5)
-    stale = counted_at_client(lab, "icmp[icmptype] == icmp-echoreply", late_reply, settle=0.3)
+    stale = counted_at_client(lab, "icmp[icmptype] == icmp-echoreply", late_reply)
     log(f"mapping {ours[0]}: a reply within its timeout reached the client {len(fresh)} time(s), "
         f"12.5 s after that {len(stale)}")
     assert len(fresh) == 1 and stale == [], (fresh, stale)
