@@ -9,9 +9,9 @@
 //   stage A / B: an index into the table (modulo its size);
 //   site: bit 0 egress, bits 1-3 the port MTU, bits 4-7 the engine time step.
 // PATHLAB_FUZZ_STAGE=name fixes stage A to that stage's parameter sets (scripts/fuzz stage:NAME).
-// After the chain (and a drain for holding stages): every passing packet keeps the stage
-// guarantees (common.hpp: check_passed), every generated one is a whole, valid frame, and every
-// mbuf is freed.
+// After the chain: every passing packet keeps the stage guarantees (common.hpp: check_passed),
+// every generated one is a whole, valid frame, what holding stages release is checked as it
+// leaves, and every mbuf is freed.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -175,6 +175,51 @@ StageSite site_of(uint8_t b, unsigned k) {
   return s;
 }
 
+// The stage guarantees that need no before-image: one segment, nothing written below the packet.
+void check_released(rte_mbuf* m, const char* what) {
+  FUZZ_CHECK(m->nb_segs == 1 && m->next == nullptr, "{}: {} segments", what, m->nb_segs);
+  FUZZ_CHECK(m->pkt_len == m->data_len, "{}: pkt_len {} data_len {}", what, m->pkt_len, m->data_len);
+  check_guard(m, what);
+}
+
+// Generated packets must be whole frames; redirected ones keep the guarantees of passing ones.
+void finish_others(Batch& b, const Before* bf) {
+  for (uint16_t i = 0; i < b.ngen; ++i) {
+    check_generated(b.gen[i], "generated");
+    rte_pktmbuf_free(b.gen[i]);
+  }
+  for (uint16_t i = 0; i < b.nredirect; ++i) {
+    if (bf != nullptr) {
+      check_passed(b.redirect[i], *bf, "redirected");
+    } else {
+      check_released(b.redirect[i], "redirected");
+    }
+    rte_pktmbuf_free(b.redirect[i]);
+  }
+  b.ngen = b.nredirect = 0;
+}
+
+// What a holding chain releases continues through the chains after it. A holder may change its
+// packets on purpose (a link corrupts bits), so released packets get the checks that need no
+// before-image.
+void drain_all(std::vector<Chain>& chains, Nanos now) {
+  for (size_t k = 0; k < chains.size(); ++k) {
+    if (!chains[k].holds()) continue;
+    Batch out;
+    out.now = now;
+    chains[k].drain(now, out);
+    for (size_t j = k + 1; j < chains.size(); ++j) {
+      chains[j].run(out);
+      for (uint16_t i = 0; i < out.n; ++i) note_low(out.pkts[i]);
+    }
+    for (uint16_t i = 0; i < out.n; ++i) {
+      check_released(out.pkts[i], "released");
+      rte_pktmbuf_free(out.pkts[i]);
+    }
+    finish_others(out, nullptr);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -205,7 +250,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   Nanos now = 1'000'000'000ull;
   const Nanos step = static_cast<Nanos>(site >> 4) * 100'000'000ull;  // 0 .. 1.5 s between frames
-  // Several frames run as bursts of one so that time moves between them.
+  // Several frames run as bursts of one so that time moves between them; holding chains drain
+  // after each, as a worker does on every loop, and once more at the end with everything due.
   for (auto f : frames(r.rest(), flags & 16, 8)) {
     Bytes frame(f.begin(), f.end());
     if (flags & 2) fix_checksums(frame);
@@ -225,24 +271,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check_passed(one.pkts[i], bf, "passed");
       rte_pktmbuf_free(one.pkts[i]);
     }
-    for (uint16_t i = 0; i < one.ngen; ++i) {
-      check_generated(one.gen[i], "generated");
-      rte_pktmbuf_free(one.gen[i]);
-    }
-    for (uint16_t i = 0; i < one.nredirect; ++i) {
-      check_passed(one.redirect[i], bf, "redirected");
-      rte_pktmbuf_free(one.redirect[i]);
-    }
+    finish_others(one, &bf);
+    drain_all(chains, now);
     now += step;
   }
-  for (Chain& c : chains) {
-    if (!c.holds()) continue;
-    Batch out;
-    c.drain(kForever, out);
-    for (uint16_t i = 0; i < out.n; ++i) rte_pktmbuf_free(out.pkts[i]);
-    for (uint16_t i = 0; i < out.ngen; ++i) rte_pktmbuf_free(out.gen[i]);
-    for (uint16_t i = 0; i < out.nredirect; ++i) rte_pktmbuf_free(out.redirect[i]);
-  }
+  drain_all(chains, kForever);
   end_iteration();
   return 0;
 }
