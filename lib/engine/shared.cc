@@ -1,6 +1,7 @@
 #include "pathlab/engine/shared.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -11,6 +12,31 @@
 
 namespace pathlab {
 
+namespace {
+
+// CRC32C over the key, as rte_hash_crc computes it, but with unaligned-safe loads: rte_hash_crc
+// dereferences the key as uint64_t, and a stage's key need not be 8-byte aligned.
+uint32_t key_crc(const void* key, uint32_t len, uint32_t init) {
+  const auto* p = static_cast<const uint8_t*>(key);
+  uint32_t crc = init;
+  for (; len >= 8; len -= 8, p += 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    crc = rte_hash_crc_8byte(w, crc);
+  }
+  if (len >= 4) {
+    uint32_t w;
+    std::memcpy(&w, p, 4);
+    crc = rte_hash_crc_4byte(w, crc);
+    len -= 4;
+    p += 4;
+  }
+  for (; len > 0; --len, ++p) crc = rte_hash_crc_1byte(*p, crc);
+  return crc;
+}
+
+}  // namespace
+
 FlowTable::FlowTable(const std::string& name, uint32_t capacity, uint32_t key_len,
                      rte_rcu_qsbr* qsbr)
     : capacity_(capacity) {
@@ -18,7 +44,7 @@ FlowTable::FlowTable(const std::string& name, uint32_t capacity, uint32_t key_le
   p.name = name.c_str();
   p.entries = capacity < 8 ? 8 : capacity;
   p.key_len = key_len;
-  p.hash_func = rte_hash_crc;  // CRC32C: a few instructions for a 16-byte key
+  p.hash_func = key_crc;  // CRC32C: a few instructions for a 16-byte key
   p.socket_id = SOCKET_ID_ANY;
   // Several writers need rte_hash's per-lcore slot caches: only EAL threads (workers) may write.
   // Without RCU there is one thread, and a plain table.
