@@ -12,6 +12,8 @@
 
 namespace pathlab {
 
+static_assert(FlowTable::kBulkMax == RTE_HASH_LOOKUP_BULK_MAX);
+
 namespace {
 
 // CRC32C over the key, as rte_hash_crc computes it, but with unaligned-safe loads: rte_hash_crc
@@ -77,13 +79,9 @@ int32_t FlowTable::find(const void* key) const {
 }
 
 void FlowTable::find_bulk(const void** keys, uint32_t n, int32_t* pos) const {
-  for (uint32_t i = 0; i < n; i += RTE_HASH_LOOKUP_BULK_MAX) {
-    const uint32_t k = std::min<uint32_t>(n - i, RTE_HASH_LOOKUP_BULK_MAX);
-    if (rte_hash_lookup_bulk(hash_, keys + i, k, pos + i) != 0) {
-      for (uint32_t j = i; j < i + k; ++j) pos[j] = find(keys[j]);
-      continue;
-    }
-    for (uint32_t j = i; j < i + k; ++j) pos[j] = pos[j] < 0 ? -1 : pos[j];
+  if (n == 0) return;
+  if (rte_hash_lookup_bulk(hash_, keys, n, pos) != 0) {
+    for (uint32_t j = 0; j < n; ++j) pos[j] = find(keys[j]);
   }
 }
 

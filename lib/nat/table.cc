@@ -73,12 +73,9 @@ int Table::pool_index(uint32_t addr) const {
 }
 
 void Table::lookup_bulk(const Key* keys, uint32_t n, int32_t* pos) const {
-  const void* k[kMaxBurst];
-  for (uint32_t i = 0; i < n; i += kMaxBurst) {
-    const uint32_t c = std::min<uint32_t>(n - i, kMaxBurst);
-    for (uint32_t j = 0; j < c; ++j) k[j] = &keys[i + j];
-    table_.find_bulk(k, c, pos + i);
-  }
+  const void* k[FlowTable::kBulkMax];
+  for (uint32_t i = 0; i < n; ++i) k[i] = &keys[i];
+  table_.find_bulk(k, n, pos);
   for (uint32_t i = 0; i < n; ++i) {
     if (pos[i] < 0) continue;
     rte_prefetch0(&entries_[pos[i]]);

@@ -301,9 +301,11 @@ class Nat44 final : public MatchStage {
   // cache misses overlap), then each packet is translated in order. Outbound, a key the lookup did
   // not find is looked for again, as an earlier packet of the chunk may have made its mapping.
   static constexpr uint16_t kChunk = 32;
+  static_assert(kChunk <= FlowTable::kBulkMax);
   void translate(Batch& b, uint16_t base, uint16_t n) {
     PktView v[kChunk];
     Key keys[kChunk];
+    Flow flows[kChunk];
     int32_t found[kChunk];
     uint8_t key_of[kChunk];
     uint32_t nk = 0;
@@ -311,7 +313,7 @@ class Nat44 final : public MatchStage {
       key_of[j] = kNoKey;
       rte_mbuf* m = b.pkts[base + j];
       if (!view_packet(m, v[j]) || v[j].version != 4) continue;
-      if (egress_ ? out_key(m, v[j], keys[nk]) : inbound_key(v[j], keys[nk])) {
+      if (egress_ ? out_key(m, v[j], flows[nk], keys[nk]) : inbound_key(v[j], keys[nk])) {
         key_of[j] = static_cast<uint8_t>(nk++);
       }
     }
@@ -325,22 +327,28 @@ class Nat44 final : public MatchStage {
         b.verdict[i] = kPass;
       } else {
         b.verdict[i] = !egress_ ? inbound(b.pkts[i], v[j], b.now, pos, looked)
-                       : looked ? translate_out(b, i, v[j], keys[key_of[j]], pos)
+                       : looked ? translate_out(b, i, v[j], flows[key_of[j]], keys[key_of[j]], pos)
                                 : outbound(b, i, v[j], -1);
       }
     }
   }
   static constexpr uint8_t kNoKey = 0xff;
 
-  // The mapping key of an inside packet that takes the common path, or false.
-  bool out_key(const rte_mbuf* m, const PktView& v, Key& key) const {
-    const uint32_t src = get32(v.l3 + 12);
-    uint16_t sport = 0, dport = 0;
-    if (!inside(m) || table_->in_pool(host32(src)) || own(src) || !match().test(v) ||
-        (v.flags & kViewLaterFrag) || icmp_error(v) || !ports(v, true, sport, dport)) {
+  // An outbound packet's addresses and ports (network order).
+  struct Flow {
+    uint32_t src, dst;
+    uint16_t sport, dport;
+  };
+
+  // The flow and mapping key of an inside packet that takes the common path, or false.
+  bool out_key(const rte_mbuf* m, const PktView& v, Flow& f, Key& key) const {
+    f.src = get32(v.l3 + 12);
+    if (!inside(m) || table_->in_pool(host32(f.src)) || own(f.src) || !match().test(v) ||
+        (v.flags & kViewLaterFrag) || icmp_error(v) || !ports(v, true, f.sport, f.dport)) {
       return false;
     }
-    key = nat::out_key(mapping_, v.proto, src, sport, get32(v.l3 + 16), dport);
+    f.dst = get32(v.l3 + 16);
+    key = nat::out_key(mapping_, v.proto, f.src, f.sport, f.dst, f.dport);
     return true;
   }
 
@@ -353,17 +361,17 @@ class Nat44 final : public MatchStage {
     }
     if (v.flags & kViewLaterFrag) return follow(v, nat::kFragOut, 12, b.now);
     if (icmp_error(v)) return error_out(v, b.now);
-    uint16_t sport = 0, dport = 0;
-    if (!ports(v, true, sport, dport)) return kUnsupported;
-    return translate_out(b, i, v, nat::out_key(mapping_, v.proto, src, sport, get32(v.l3 + 16), dport), found);
+    Flow f{src, get32(v.l3 + 16), 0, 0};
+    if (!ports(v, true, f.sport, f.dport)) return kUnsupported;
+    return translate_out(b, i, v, f, nat::out_key(mapping_, v.proto, f.src, f.sport, f.dst, f.dport), found);
   }
 
   // An outbound packet out_key() accepted, with its key.
-  uint8_t translate_out(Batch& b, uint16_t i, const PktView& v, const Key& key, int32_t found) {
+  uint8_t translate_out(Batch& b, uint16_t i, const PktView& v, const Flow& f, const Key& key,
+                        int32_t found) {
     const Nanos now = b.now;
-    const uint32_t src = get32(v.l3 + 12), dst = get32(v.l3 + 16);
-    uint16_t sport = 0, dport = 0;
-    ports(v, true, sport, dport);
+    const uint32_t src = f.src, dst = f.dst;
+    const uint16_t sport = f.sport, dport = f.dport;
     const uint8_t proto = v.proto;
     int32_t pos = live(found >= 0 && table_->published(found) ? found : table_->find(key), now);
     if (pos < 0 && has_statics_) pos = find_static(proto, src, sport);

@@ -60,9 +60,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ipim::accumulate(oa, h, d);
   const ipim::Stamped want = ipim::stamp(oa, h, p, d);
 
+  unsigned slots = 0;
+  FUZZ_CHECK(ob.check(slots) == ipim::Malformed::kNone && slots == oa.slots(), "check(slots) {} vs {}", slots,
+             oa.slots());
   const ipim::Hop4Burst burst(h);
   uint64_t delta = 0;
-  const ipim::Stamped got = ipim::hop4(ob, burst, arrival, sampled, in, has_in, delta);
+  const ipim::Stamped got = ipim::hop4(ob, slots, burst, arrival, sampled, in, has_in, delta);
 
   FUZZ_CHECK(got == want, "stamped {} vs {}", int(got), int(want));
   FUZZ_CHECK(std::memcmp(a, b, sizeof a) == 0, "bytes differ");

@@ -35,7 +35,9 @@ class FlowTable {
 
   // Position of key, or -1.
   int32_t find(const void* key) const;
-  // find() for n keys at once (any n): the bucket misses of a burst overlap.
+  // find() for n <= kBulkMax keys at once, a negative position for a miss: the bucket misses of a
+  // burst overlap.
+  static constexpr uint32_t kBulkMax = 64;  // RTE_HASH_LOOKUP_BULK_MAX
   void find_bulk(const void** keys, uint32_t n, int32_t* pos) const;
   // Position of key, added if absent (created = true); -1 when the table is full.
   int32_t insert(const void* key, bool& created);

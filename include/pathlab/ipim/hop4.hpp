@@ -51,8 +51,6 @@ inline void put_be64(uint8_t* p, uint64_t v) {
   v = __builtin_bswap64(v);
   std::memcpy(p, &v, 8);
 }
-inline uint32_t be32(const uint8_t* p) { return load_be32(p); }
-inline void put_be32(uint8_t* p, uint32_t v) { store_be32(p, v); }
 // ~old + new over the 16-bit words of a 32-bit or 64-bit big-endian value, unfolded.
 inline uint64_t delta32(uint32_t was, uint32_t now) { return uint64_t{~was} + now; }
 inline uint64_t delta64(uint64_t was, uint64_t now) {
@@ -70,11 +68,11 @@ inline uint16_t fold_delta(uint64_t s) {
   return static_cast<uint16_t>(s);
 }
 
-// accumulate() then stamp() on a checked IPv4 option (opt.check() passed, !opt.ip6). `ingress`:
+// accumulate() then stamp() on a checked IPv4 option (opt.check(slots) passed, !opt.ip6). `ingress`:
 // the input port's address as a big-endian word, valid when has_ingress. `delta` receives the
 // unfolded checksum sum of the option's words, counted from the type byte.
-inline Stamped hop4(const Option& opt, const Hop4Burst& b, uint8_t arrival_ttl, bool sampled,
-                    uint32_t ingress, bool has_ingress, uint64_t& delta) {
+inline Stamped hop4(const Option& opt, unsigned slots, const Hop4Burst& b, uint8_t arrival_ttl,
+                    bool sampled, uint32_t ingress, bool has_ingress, uint64_t& delta) {
   using namespace hop4_detail;
   uint8_t* o = opt.o;
   // Bytes 2..9: flags, target, TTL', acc, evolution; bytes 10..17: min capacity, reserved, queue.
@@ -94,7 +92,7 @@ inline Stamped hop4(const Option& opt, const Hop4Burst& b, uint8_t arrival_ttl, 
   uint64_t d = 0;
   if (triggered || (sampled && (flags & kFlagSample) != 0)) {
     const unsigned next = acc & kAccSlotMask;
-    if (next >= opt.slots()) {
+    if (next >= slots) {
       new_flags = static_cast<uint8_t>(flags | kFlagOverflow);
       st = Stamped::kOverflow;
     } else {
@@ -110,15 +108,15 @@ inline Stamped hop4(const Option& opt, const Hop4Burst& b, uint8_t arrival_ttl, 
         if (!has_ingress) sf |= kNoIngress;
       }
       const uint32_t w0 = uint32_t{arrival_ttl} << 24 | sf << 16 | (tw[0] & 0xffff);
-      d = delta32(be32(s), w0) + delta32(be32(s + 4), tw[1]) + delta32(be32(s + 8), tw[2]) +
-          delta32(be32(s + 12), w3);
-      put_be32(s, w0);
-      put_be32(s + 4, tw[1]);
-      put_be32(s + 8, tw[2]);
-      put_be32(s + 12, w3);
+      d = delta32(load_be32(s), w0) + delta32(load_be32(s + 4), tw[1]) +
+          delta32(load_be32(s + 8), tw[2]) + delta32(load_be32(s + 12), w3);
+      store_be32(s, w0);
+      store_be32(s + 4, tw[1]);
+      store_be32(s + 8, tw[2]);
+      store_be32(s + 12, w3);
       if (!perf) {
-        d += delta32(be32(s + 16), tw[4]);
-        put_be32(s + 16, tw[4]);
+        d += delta32(load_be32(s + 16), tw[4]);
+        store_be32(s + 16, tw[4]);
       }
       acc = static_cast<uint8_t>((acc & ~kAccSlotMask) | (next + 1));
       st = triggered ? Stamped::kTriggered : Stamped::kSampled;

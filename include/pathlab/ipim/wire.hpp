@@ -104,12 +104,16 @@ struct Option {
   uint8_t* slot(unsigned i) const { return o + kOffSlots + i * slot_size(); }
 
   Malformed check() const {
+    unsigned n;
+    return check(n);
+  }
+  // The same, giving the number of slots of a well-formed option.
+  Malformed check(unsigned& n) const {
     if (len < kOffSlots) return Malformed::kShort;
     if (version() != kVersion) return Malformed::kVersion;
-    if (slots() * slot_size() != len - kOffSlots || slots() > kMaxSlots) {
-      return Malformed::kSlotSize;
-    }
-    if (next_slot() > slots()) return Malformed::kPointer;
+    n = slots();
+    if (n * slot_size() != len - kOffSlots || n > kMaxSlots) return Malformed::kSlotSize;
+    if (next_slot() > n) return Malformed::kPointer;
     return Malformed::kNone;
   }
 };

@@ -99,8 +99,8 @@ class Table {
     const int32_t pos = table_.find(&k);
     return pos >= 0 && table_.ready(pos) ? pos : -1;
   }
-  // The positions of n keys at once, or -1, not yet checked as published (published()); their
-  // entries are prefetched. Their cache misses overlap, where find() pays one after another.
+  // The positions of n <= FlowTable::kBulkMax keys at once, negative for a miss, not yet checked as
+  // published (published()); their entries are prefetched. Their cache misses overlap, where find() pays one after another.
   void lookup_bulk(const Key* keys, uint32_t n, int32_t* pos) const;
   bool published(int32_t pos) const { return table_.ready(pos); }
   // The mapping an In key leads to (published, same generation), or -1.
