@@ -3,6 +3,7 @@
 // "What a hop does"), with TTL' to the minimum capacity read and written as one 64-bit word, the
 // queue sum as one 32-bit word, a slot copied from a template made once per burst, and the
 // checksum delta summed over 32-bit words. tests/fuzz/fuzz_ipim_hop4.cc checks it against hop.hpp.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -71,29 +72,31 @@ inline uint16_t fold_delta(uint64_t s) {
 // accumulate() then stamp() on a checked IPv4 option (opt.check(slots) passed, !opt.ip6). `ingress`:
 // the input port's address as a big-endian word, valid when has_ingress. `delta` receives the
 // unfolded checksum sum of the option's words, counted from the type byte.
-inline Stamped hop4(const Option& opt, unsigned slots, const Hop4Burst& b, uint8_t arrival_ttl,
+[[gnu::always_inline]] inline Stamped hop4(const Option& opt, unsigned slots, const Hop4Burst& b, uint8_t arrival_ttl,
                     bool sampled, uint32_t ingress, bool has_ingress, uint64_t& delta) {
   using namespace hop4_detail;
   uint8_t* o = opt.o;
   // Bytes 2..9: flags, target, TTL', acc, evolution; bytes 10..17: min capacity, reserved, queue.
+  // The new words are made from the old with masks, in 64-bit registers: no byte is taken out and
+  // put back (a byte spilled and reloaded as a word stalls store forwarding).
   const uint64_t w0 = be64(o + 2), w1 = be64(o + 10);
-  const auto flags = static_cast<uint8_t>(w0 >> 56), target = static_cast<uint8_t>(w0 >> 48);
-  const auto ttl_prime = static_cast<uint8_t>((w0 >> 40) - 1);
-  auto acc = static_cast<uint8_t>((w0 >> 32) | b.acc_flags);
-  const uint32_t evolution = static_cast<uint32_t>(w0) + b.evolution;
-  auto min_cap = static_cast<uint16_t>(w1 >> 48);
-  if (b.avail != kCapUnavailable && b.avail < min_cap) min_cap = b.avail;
+  uint64_t n0 = (w0 & 0xffff00ff00000000ull) | (((w0 >> 40) - 1) & 0xff) << 40 |
+                uint64_t{b.acc_flags} << 32 | static_cast<uint32_t>(static_cast<uint32_t>(w0) + b.evolution);
+  // kCapUnavailable (0xffff) is above every capacity: the minimum keeps the packet's.
+  const uint64_t min_cap = std::min<uint64_t>(w1 >> 48, b.avail);
   auto queue_sum = static_cast<uint32_t>(w1);
   if (b.queue != kU32Unavailable) queue_sum = saturating_add(queue_sum, b.queue);
-  uint8_t new_flags = flags;
+  const uint64_t n1 = min_cap << 48 | (w1 & 0x0000ffff00000000ull) | queue_sum;
 
+  const auto flags = static_cast<uint32_t>(w0 >> 56);
+  const auto target = static_cast<uint8_t>(w0 >> 48);
   const bool triggered = target != 0 && target == arrival_ttl;
   Stamped st = Stamped::kNo;
   uint64_t d = 0;
   if (triggered || (sampled && (flags & kFlagSample) != 0)) {
-    const unsigned next = acc & kAccSlotMask;
+    const unsigned next = static_cast<unsigned>(w0 >> 32) & kAccSlotMask;
     if (next >= slots) {
-      new_flags = static_cast<uint8_t>(flags | kFlagOverflow);
+      n0 |= uint64_t{kFlagOverflow} << 56;
       st = Stamped::kOverflow;
     } else {
       const bool perf = (flags & kFlagPerf) != 0;
@@ -107,10 +110,10 @@ inline Stamped hop4(const Option& opt, unsigned slots, const Hop4Burst& b, uint8
         w3 = has_ingress ? ingress : kU32Unavailable;
         if (!has_ingress) sf |= kNoIngress;
       }
-      const uint32_t w0 = uint32_t{arrival_ttl} << 24 | sf << 16 | (tw[0] & 0xffff);
-      d = delta32(load_be32(s), w0) + delta32(load_be32(s + 4), tw[1]) +
+      const uint32_t s0 = uint32_t{arrival_ttl} << 24 | sf << 16 | (tw[0] & 0xffff);
+      d = delta32(load_be32(s), s0) + delta32(load_be32(s + 4), tw[1]) +
           delta32(load_be32(s + 8), tw[2]) + delta32(load_be32(s + 12), w3);
-      store_be32(s, w0);
+      store_be32(s, s0);
       store_be32(s + 4, tw[1]);
       store_be32(s + 8, tw[2]);
       store_be32(s + 12, w3);
@@ -118,13 +121,10 @@ inline Stamped hop4(const Option& opt, unsigned slots, const Hop4Burst& b, uint8
         d += delta32(load_be32(s + 16), tw[4]);
         store_be32(s + 16, tw[4]);
       }
-      acc = static_cast<uint8_t>((acc & ~kAccSlotMask) | (next + 1));
+      n0 += uint64_t{1} << 32;  // the next free slot: next + 1 <= 15, inside the mask
       st = triggered ? Stamped::kTriggered : Stamped::kSampled;
     }
   }
-  const uint64_t n0 = uint64_t{new_flags} << 56 | uint64_t{target} << 48 |
-                      uint64_t{ttl_prime} << 40 | uint64_t{acc} << 32 | evolution;
-  const uint64_t n1 = uint64_t{min_cap} << 48 | (w1 & 0x0000ffff00000000ull) | queue_sum;
   put_be64(o + 2, n0);
   put_be64(o + 10, n1);
   // Bytes 2..17 start at an even offset from the type byte: the words line up.
