@@ -313,9 +313,9 @@ class Ipim final : public MatchStage {
     if (ihl <= 5 || (load_be16(l3 + 6) & 0x1fff) != 0) return true;
     const unsigned len = l3[21];
     if (l3[20] != ipim::kIp4Type || len > ihl * 4 - 20) return false;
+    const int slots = ipim::ip4_slots(l3[20 + ipim::kOffFlags], l3[20 + ipim::kOffAcc], len);
+    if (slots < 0) return false;
     const ipim::Option opt{l3 + 20, len, false};
-    unsigned slots;
-    if (opt.check(slots) != ipim::Malformed::kNone) return false;
     if (!burst) burst.emplace(h4);
     ++t.n[kSeen];
     ++t.n[kAccumulated];
@@ -327,10 +327,10 @@ class Ipim final : public MatchStage {
     const uint8_t ttl = l3[8];
     const uint64_t in = m->port < in4_word_.size() ? in4_word_[m->port] : kNoWord;
     uint64_t delta = 0;
-    const ipim::Stamped st = ipim::hop4(opt, slots, *burst, static_cast<uint8_t>(ttl == 255 ? 255 : ttl + 1),
+    const ipim::Stamped st = ipim::hop4(opt, static_cast<unsigned>(slots), *burst, static_cast<uint8_t>(ttl == 255 ? 255 : ttl + 1),
                                         sampled, static_cast<uint32_t>(in), in != kNoWord, delta);
     const auto ck = static_cast<uint16_t>(~load_be16(l3 + 10));
-    store_be16(l3 + 10, static_cast<uint16_t>(~csum::fold(uint32_t{ck} + ipim::fold_delta(delta))));
+    store_be16(l3 + 10, static_cast<uint16_t>(~ipim::fold_delta(ipim::hop4_detail::add_ec(delta, ck))));
     count(st, t);
     return true;
   }

@@ -48,7 +48,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::memcpy(b, body.data(), body.size());
   const ipim::Option oa{a, static_cast<unsigned>(body.size()), false};
   const ipim::Option ob{b, static_cast<unsigned>(body.size()), false};
-  if (body.size() < 2 || oa.check() != ipim::Malformed::kNone) return 0;
+  if (body.size() < 2) return 0;
+  // The fast path's check agrees with Option::check on every length IPv4 allows.
+  unsigned checked = 0;
+  const bool well_formed = oa.check(checked) == ipim::Malformed::kNone;
+  const int fast = body.size() > ipim::kOffAcc ? ipim::ip4_slots(a[ipim::kOffFlags], a[ipim::kOffAcc], oa.len) : -1;
+  FUZZ_CHECK(fast == (well_formed ? static_cast<int>(checked) : -1), "ip4_slots {} vs check {} ({})", fast,
+             well_formed ? static_cast<int>(checked) : -1, oa.len);
+  if (!well_formed) return 0;
 
   uint8_t in_bytes[4];
   store_be32(in_bytes, in);
@@ -63,6 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   unsigned slots = 0;
   FUZZ_CHECK(ob.check(slots) == ipim::Malformed::kNone && slots == oa.slots(), "check(slots) {} vs {}", slots,
              oa.slots());
+
   const ipim::Hop4Burst burst(h);
   uint64_t delta = 0;
   const ipim::Stamped got = ipim::hop4(ob, slots, burst, arrival, sampled, in, has_in, delta);

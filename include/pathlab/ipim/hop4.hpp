@@ -52,13 +52,28 @@ inline void put_be64(uint8_t* p, uint64_t v) {
   v = __builtin_bswap64(v);
   std::memcpy(p, &v, 8);
 }
-// ~old + new over the 16-bit words of a 32-bit or 64-bit big-endian value, unfolded.
-inline uint64_t delta32(uint32_t was, uint32_t now) { return uint64_t{~was} + now; }
-inline uint64_t delta64(uint64_t was, uint64_t now) {
-  return delta32(static_cast<uint32_t>(was >> 32), static_cast<uint32_t>(now >> 32)) +
-         delta32(static_cast<uint32_t>(was), static_cast<uint32_t>(now));
+// a + b with the carry out added back in: ones' complement addition on 64-bit words, which keeps
+// the sum modulo 0xffff that the 16-bit checksum needs (2^16 - 1 divides 2^64 - 1).
+inline uint64_t add_ec(uint64_t a, uint64_t b) {
+  uint64_t s;
+  const bool carry = __builtin_add_overflow(a, b, &s);
+  return s + carry;
 }
+// ~old + new over the 16-bit words of a big-endian value, unfolded.
+inline uint64_t delta32(uint32_t was, uint32_t now) { return uint64_t{~was} + now; }
+inline uint64_t delta64(uint64_t was, uint64_t now) { return add_ec(~was, now); }
 }  // namespace hop4_detail
+
+// The slots of a well-formed IPv4 option of `len` bytes (at most 40) whose flags and acc bytes are
+// given, or -1: Option::check() for the lengths IPv4 allows, without its divisions. With one slot
+// at most, the length alone tells: 18 (none), 38 (one topology slot), 34 (one performance slot).
+inline int ip4_slots(uint8_t flags, uint8_t acc, unsigned len) {
+  if ((flags >> 4) != kVersion) return -1;
+  const unsigned one = kOffSlots + slot_len((flags & kFlagPerf) != 0, false);
+  const int n = len == kOffSlots ? 0 : len == one ? 1 : -1;
+  return n >= 0 && (acc & kAccSlotMask) <= unsigned(n) ? n : -1;
+}
+static_assert(kOffSlots + 2 * kPerfSlotLen > 40 && kOffSlots + 2 * topo_slot_len(false) > 40);
 
 // The ones' complement sum hop4() returns, folded to 16 bits (as WordDelta::sum folds).
 inline uint16_t fold_delta(uint64_t s) {
@@ -69,7 +84,8 @@ inline uint16_t fold_delta(uint64_t s) {
   return static_cast<uint16_t>(s);
 }
 
-// accumulate() then stamp() on a checked IPv4 option (opt.check(slots) passed, !opt.ip6). `ingress`:
+// accumulate() then stamp() on a checked IPv4 option (opt.check(slots) passed or ip4_slots gave
+// slots, !opt.ip6). `ingress`:
 // the input port's address as a big-endian word, valid when has_ingress. `delta` receives the
 // unfolded checksum sum of the option's words, counted from the type byte.
 [[gnu::always_inline]] inline Stamped hop4(const Option& opt, unsigned slots, const Hop4Burst& b, uint8_t arrival_ttl,
@@ -128,7 +144,7 @@ inline uint16_t fold_delta(uint64_t s) {
   put_be64(o + 2, n0);
   put_be64(o + 10, n1);
   // Bytes 2..17 start at an even offset from the type byte: the words line up.
-  delta = d + delta64(w0, n0) + delta64(w1, n1);
+  delta = add_ec(add_ec(delta64(w0, n0), delta64(w1, n1)), d);
   return st;
 }
 
