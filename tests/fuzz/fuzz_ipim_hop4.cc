@@ -1,11 +1,13 @@
 // Fuzz target: the IPv4 hop in whole words (ipim/hop4.hpp) against hop.hpp's byte writer, which the
 // scapy-checked stage tests pin. Input: [HopValues: 25 bytes] [arrival TTL] [sampled] [ingress: 5
 // bytes, the first saying whether there is one] [egress: the same] [the option, 0 to 40 bytes].
-// Options that fail Option::check are not hop material and are skipped. Both writers run on
-// copies; the bytes, the verdict and the checksum delta (ones' complement, so 0 and 0xffff are
-// one value) must agree.
+// ip4_slots (the fast path's check) must agree with Option::check; options that fail it are not
+// hop material and are skipped. Both writers run on copies; the bytes, the verdict and the checksum
+// delta (ones' complement, so 0 and 0xffff are one value) must agree.
 #include <cstdint>
 #include <cstring>
+
+#include <rte_byteorder.h>
 
 #include "common.hpp"
 #include "pathlab/ipim/hop4.hpp"
@@ -77,7 +79,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   FUZZ_CHECK(got == want, "stamped {} vs {}", int(got), int(want));
   FUZZ_CHECK(std::memcmp(a, b, sizeof a) == 0, "bytes differ");
-  const uint16_t want_sum = csum::fold(d.sum), got_sum = ipim::fold_delta(delta);
+  const uint16_t want_sum = csum::fold(d.sum), got_sum = rte_be_to_cpu_16(ipim::fold_delta(delta));
   FUZZ_CHECK(ones(want_sum) == ones(got_sum), "checksum delta {:#x} vs {:#x}", want_sum, got_sum);
   return 0;
 }

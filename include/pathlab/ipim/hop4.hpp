@@ -1,9 +1,11 @@
 #pragma once
 // The IPv4 hop of hop.hpp in whole words, for the router's fast path: the same bytes (docs/ipim.md,
-// "What a hop does"), with TTL' to the minimum capacity read and written as one 64-bit word, the
-// queue sum as one 32-bit word, a slot copied from a template made once per burst, and the
-// checksum delta summed over 32-bit words. tests/fuzz/fuzz_ipim_hop4.cc checks it against hop.hpp.
+// "What a hop does"), with TTL' to the minimum capacity read and written as two 64-bit words, a
+// slot copied from templates made once per burst, and the checksum delta summed over the words as
+// they lie in memory (RFC 1071's byte-order independence: no byte swap for the sum).
+// tests/fuzz/fuzz_ipim_hop4.cc checks it against hop.hpp.
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -12,46 +14,16 @@
 
 namespace pathlab::ipim {
 
-// What a burst's packets share: the accumulated values and both slot kinds but for the arrival
-// TTL, the flags byte and (topology) the ingress address.
-struct Hop4Burst {
-  explicit Hop4Burst(const HopValues& h) {
-    evolution = h.evolution_offset;
-    avail = h.avail_code;
-    queue = h.queue_us;
-    if (h.avail_code == kCapUnavailable) acc_flags |= kAccCapUnavailable;
-    if (h.queue_us == kU32Unavailable) acc_flags |= kAccQueueUnavailable;
-    // The slots as hop.hpp's own writers make them, kept as big-endian words; their flags byte
-    // is kept apart.
-    NoDelta none;
-    uint8_t topo[20] = {}, perf[kPerfSlotLen] = {};
-    uint8_t f = 0;
-    const HopPacket p;
-    write_topology(topo, false, h, p, f, none);
-    topo_flags = static_cast<uint8_t>(f & ~kNoIngress);
-    f = 0;
-    write_performance(perf, h, f, none);
-    perf_flags = f;
-    for (unsigned i = 0; i < 5; ++i) topo_w[i] = rd32(topo + 4 * i);
-    for (unsigned i = 0; i < 4; ++i) perf_w[i] = rd32(perf + 4 * i);
-  }
-  uint32_t evolution = 0, queue = 0;
-  uint16_t avail = kCapUnavailable;
-  uint8_t acc_flags = 0;
-  uint32_t topo_w[5] = {}, perf_w[4] = {};
-  uint8_t topo_flags = 0, perf_flags = 0;
-};
+// Slot words are put together in memory order, byte 0 lowest.
+static_assert(std::endian::native == std::endian::little);
 
 namespace hop4_detail {
-inline uint64_t be64(const uint8_t* p) {
+inline uint64_t load64(const uint8_t* p) {
   uint64_t v;
   std::memcpy(&v, p, 8);
-  return __builtin_bswap64(v);
+  return v;
 }
-inline void put_be64(uint8_t* p, uint64_t v) {
-  v = __builtin_bswap64(v);
-  std::memcpy(p, &v, 8);
-}
+inline void store64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
 // a + b with the carry out added back in: ones' complement addition on 64-bit words, which keeps
 // the sum modulo 0xffff that the 16-bit checksum needs (2^16 - 1 divides 2^64 - 1).
 inline uint64_t add_ec(uint64_t a, uint64_t b) {
@@ -59,10 +31,47 @@ inline uint64_t add_ec(uint64_t a, uint64_t b) {
   const bool carry = __builtin_add_overflow(a, b, &s);
   return s + carry;
 }
-// ~old + new over the 16-bit words of a big-endian value, unfolded.
-inline uint64_t delta32(uint32_t was, uint32_t now) { return uint64_t{~was} + now; }
+// ~old + new, ones' complement.
 inline uint64_t delta64(uint64_t was, uint64_t now) { return add_ec(~was, now); }
 }  // namespace hop4_detail
+
+// What a burst's packets share: the accumulated values and both slot kinds but for the arrival
+// TTL, the flags byte and (topology) the ingress address.
+struct Hop4Burst {
+  explicit Hop4Burst(const HopValues& h) {
+    using hop4_detail::load64;
+    evolution = h.evolution_offset;
+    avail = h.avail_code;
+    queue = h.queue_us;
+    if (h.avail_code == kCapUnavailable) acc_flags |= kAccCapUnavailable;
+    if (h.queue_us == kU32Unavailable) acc_flags |= kAccQueueUnavailable;
+    // The slots as hop.hpp's own writers make them, in memory order, with the bytes each packet
+    // fills (arrival TTL, flags, ingress) zero; the flags byte is kept apart.
+    NoDelta none;
+    uint8_t topo[24] = {}, perf[kPerfSlotLen] = {};
+    uint8_t f = 0;
+    const HopPacket p;
+    write_topology(topo, false, h, p, f, none);
+    topo_flags = static_cast<uint8_t>(f & ~kNoIngress);
+    f = 0;
+    write_performance(perf, h, f, none);
+    perf_flags = f;
+    topo[0] = topo[1] = perf[0] = perf[1] = 0;
+    std::memset(topo + kTopoIngress, 0, 4);
+    topo0 = load64(topo);
+    topo1 = load64(topo + 8);
+    std::memcpy(&topo2, topo + 16, 4);
+    perf0 = load64(perf);
+    perf1 = load64(perf + 8);
+  }
+  uint32_t evolution = 0, queue = 0;
+  uint16_t avail = kCapUnavailable;
+  uint8_t acc_flags = 0;
+  uint8_t topo_flags = 0, perf_flags = 0;
+  uint64_t topo0 = 0, topo1 = 0, perf0 = 0, perf1 = 0;
+  uint32_t topo2 = 0;
+};
+static_assert(kTopoIngress == 12);
 
 // The slots of a well-formed IPv4 option of `len` bytes (at most 40) whose flags and acc bytes are
 // given, or -1: Option::check() for the lengths IPv4 allows, without its divisions. With one slot
@@ -75,7 +84,8 @@ inline int ip4_slots(uint8_t flags, uint8_t acc, unsigned len) {
 }
 static_assert(kOffSlots + 2 * kPerfSlotLen > 40 && kOffSlots + 2 * topo_slot_len(false) > 40);
 
-// The ones' complement sum hop4() returns, folded to 16 bits (as WordDelta::sum folds).
+// The ones' complement sum hop4() returns, folded to 16 bits; in memory order like the sum, so a
+// native 16-bit load of the checksum field adds to it.
 inline uint16_t fold_delta(uint64_t s) {
   s = (s & 0xffffffff) + (s >> 32);
   s = (s & 0xffffffff) + (s >> 32);
@@ -85,17 +95,20 @@ inline uint16_t fold_delta(uint64_t s) {
 }
 
 // accumulate() then stamp() on a checked IPv4 option (opt.check(slots) passed or ip4_slots gave
-// slots, !opt.ip6). `ingress`:
-// the input port's address as a big-endian word, valid when has_ingress. `delta` receives the
-// unfolded checksum sum of the option's words, counted from the type byte.
-[[gnu::always_inline]] inline Stamped hop4(const Option& opt, unsigned slots, const Hop4Burst& b, uint8_t arrival_ttl,
-                    bool sampled, uint32_t ingress, bool has_ingress, uint64_t& delta) {
+// slots, !opt.ip6). `ingress`: the input port's address as a big-endian word, valid when
+// has_ingress. `delta` receives the unfolded ones' complement sum, over the option's words as they
+// lie in memory, of what changed (~old + new): the IPv4 checksum field, read and written natively,
+// takes it as it is.
+[[gnu::always_inline]] inline Stamped hop4(const Option& opt, unsigned slots, const Hop4Burst& b,
+                                           uint8_t arrival_ttl, bool sampled, uint32_t ingress,
+                                           bool has_ingress, uint64_t& delta) {
   using namespace hop4_detail;
   uint8_t* o = opt.o;
   // Bytes 2..9: flags, target, TTL', acc, evolution; bytes 10..17: min capacity, reserved, queue.
   // The new words are made from the old with masks, in 64-bit registers: no byte is taken out and
   // put back (a byte spilled and reloaded as a word stalls store forwarding).
-  const uint64_t w0 = be64(o + 2), w1 = be64(o + 10);
+  const uint64_t r0 = load64(o + 2), r1 = load64(o + 10);
+  const uint64_t w0 = __builtin_bswap64(r0), w1 = __builtin_bswap64(r1);
   uint64_t n0 = (w0 & 0xffff00ff00000000ull) | (((w0 >> 40) - 1) & 0xff) << 40 |
                 uint64_t{b.acc_flags} << 32 | static_cast<uint32_t>(static_cast<uint32_t>(w0) + b.evolution);
   // kCapUnavailable (0xffff) is above every capacity: the minimum keeps the packet's.
@@ -117,34 +130,39 @@ inline uint16_t fold_delta(uint64_t s) {
     } else {
       const bool perf = (flags & kFlagPerf) != 0;
       uint8_t* s = opt.slot(next);
-      // Built in registers: a slot assembled in memory and read back as words stalls.
-      uint32_t sf = kSlotWritten | (triggered ? kSlotTriggered : 0);
-      const uint32_t* tw = perf ? b.perf_w : b.topo_w;
-      sf |= perf ? uint32_t{kSlotPerf} | b.perf_flags : b.topo_flags;
-      uint32_t w3 = tw[3];
-      if (!perf) {
-        w3 = has_ingress ? ingress : kU32Unavailable;
-        if (!has_ingress) sf |= kNoIngress;
+      // Bytes 0..7 and 8..15 of the slot, built in registers.
+      uint64_t sf = kSlotWritten | (triggered ? kSlotTriggered : 0);
+      uint64_t a, c;
+      if (perf) {
+        sf |= kSlotPerf | b.perf_flags;
+        a = b.perf0;
+        c = b.perf1;
+      } else {
+        sf |= b.topo_flags | (has_ingress ? 0 : kNoIngress);
+        const uint32_t in = has_ingress ? __builtin_bswap32(ingress) : kU32Unavailable;
+        a = b.topo0;
+        c = b.topo1 | uint64_t{in} << 32;
       }
-      const uint32_t s0 = uint32_t{arrival_ttl} << 24 | sf << 16 | (tw[0] & 0xffff);
-      d = delta32(load_be32(s), s0) + delta32(load_be32(s + 4), tw[1]) +
-          delta32(load_be32(s + 8), tw[2]) + delta32(load_be32(s + 12), w3);
-      store_be32(s, s0);
-      store_be32(s + 4, tw[1]);
-      store_be32(s + 8, tw[2]);
-      store_be32(s + 12, w3);
+      a |= arrival_ttl | sf << 8;
+      const uint64_t old0 = load64(s), old1 = load64(s + 8);
+      store64(s, a);
+      store64(s + 8, c);
+      d = add_ec(delta64(old0, a), delta64(old1, c));
       if (!perf) {
-        d += delta32(load_be32(s + 16), tw[4]);
-        store_be32(s + 16, tw[4]);
+        uint32_t old2;
+        std::memcpy(&old2, s + 16, 4);
+        std::memcpy(s + 16, &b.topo2, 4);
+        d = add_ec(d, uint64_t{~old2} + b.topo2);
       }
       n0 += uint64_t{1} << 32;  // the next free slot: next + 1 <= 15, inside the mask
       st = triggered ? Stamped::kTriggered : Stamped::kSampled;
     }
   }
-  put_be64(o + 2, n0);
-  put_be64(o + 10, n1);
-  // Bytes 2..17 start at an even offset from the type byte: the words line up.
-  delta = add_ec(add_ec(delta64(w0, n0), delta64(w1, n1)), d);
+  const uint64_t q0 = __builtin_bswap64(n0), q1 = __builtin_bswap64(n1);
+  store64(o + 2, q0);
+  store64(o + 10, q1);
+  // Bytes 2..17 and the slot start at even offsets from the type byte: the words line up.
+  delta = add_ec(add_ec(delta64(r0, q0), delta64(r1, q1)), d);
   return st;
 }
 
