@@ -204,7 +204,8 @@ class Ipim final : public MatchStage {
       : MatchStage(kDrops, kActions, c, site),
         p_(p),
         shared_(std::move(shared)),
-        sample_(p.sample, c.instance_seed(site) ^ 0x1d1d),
+        sample_seed_(c.instance_seed(site) ^ 0x1d1d),
+        sample_(p.sample, sample_seed_),
         lies_(p.liar.any()),
         lies_about_others_(p.liar.others_queue_scale != 1) {
     if (!site.ip4.empty()) store_be32(egress4_, site.ip4.front().addr.v);
@@ -239,6 +240,15 @@ class Ipim final : public MatchStage {
       }
     }
   }
+
+  // Replay restarts the sampler per chunk, as MatchStage restarts the probability draw.
+  void reseed(uint64_t s) override {
+    MatchStage::reseed(s);
+    sample_.reseed(sample_seed_ ^ (s * 0x9e3779b97f4a7c15ull));
+  }
+  // Without a link after it the stage measures its own tx rate (an EWMA over every packet), and
+  // what it writes as available capacity depends on the traffic before: replay keeps it in order.
+  bool stateful() const override { return p_.participate && link_ == nullptr && p_.capacity_bps != 0; }
 
   // With the fast path the stage finds the IPv4 header itself and parses the rest on demand, so the
   // router need not store a view for it.
@@ -493,6 +503,7 @@ class Ipim final : public MatchStage {
 
   Params p_;
   std::shared_ptr<RouterIpim> shared_;
+  uint64_t sample_seed_;
   Chance sample_;
   ipim::HopValues hop_;
   bool lies_, lies_about_others_;

@@ -2,6 +2,8 @@
 // checksums): topology and performance stamps, triggered stamping at every arrival TTL, overflow,
 // TTL' and evolution wrapping, the option after others, IPv6 alignment, malformed options passed
 // or dropped under ipim/malformed, participate: false, the load rule, liars, and bad params.
+#include <algorithm>
+
 #include "harness.hpp"
 #include "pathlab/ipim/wire.hpp"
 #include "pathlab/net/addr.hpp"
@@ -15,6 +17,8 @@ const Frames& frames() {
 }
 
 constexpr Nanos kNow = 1'700'000'000'123'456'789;  // gen_ipim.py's T_NS
+// Offsets within the frame of the option's fields (Ethernet 14 + IPv4 20).
+constexpr size_t kOpt4 = 34;
 const std::string kHop =
     "router_id: 10.255.0.1\nas: 64500\nevolution_offset: 0x01020304\ncapacity: 100mbit\n"
     "sample: 1\nseed: 1\n";
@@ -172,6 +176,28 @@ TEST(Ipim, SamplingStampsTheConfiguredFraction) {
   }
 }
 
+// Replay restarts random streams per chunk (Stage::reseed): the same seed gives the same packets
+// stamped, whatever ran before. Measuring its own tx rate makes the stage stateful.
+TEST(Ipim, ReseedRestartsTheSampler) {
+  StageRun s("ipim", "sample: 0.3\nseed: 7", hop_site());
+  EXPECT_FALSE(s.stage().stateful());
+  const std::vector<Bytes> burst(32, frames().get("v4/topo_sampled"));
+  auto stamped = [&] {
+    std::vector<bool> which;
+    for (const Out& o : s.run(burst)) which.push_back(o.bytes[kOpt4 + ipim::kOffSlots] != 0);  // the slot's TTL
+    return which;
+  };
+  s.stage().reseed(5);
+  const std::vector<bool> first = stamped();
+  stamped();
+  s.stage().reseed(5);
+  EXPECT_EQ(stamped(), first);
+  EXPECT_NE(std::count(first.begin(), first.end(), true), 0);
+  EXPECT_NE(std::count(first.begin(), first.end(), false), 0);
+  EXPECT_TRUE(StageRun("ipim", "capacity: 1gbit", hop_site()).stage().stateful());
+  EXPECT_FALSE(StageRun("ipim", "capacity: 1gbit\nparticipate: false", hop_site()).stage().stateful());
+}
+
 TEST(Ipim, SampleZeroStampsOnlyWhenTriggered) {
   StageRun s("ipim", "sample: 0\nseed: 3", hop_site());
   s.run1(frames().get("v4/topo_sampled"));
@@ -181,8 +207,6 @@ TEST(Ipim, SampleZeroStampsOnlyWhenTriggered) {
   EXPECT_EQ(s.action("triggered"), 1u);
 }
 
-// Offsets within the frame of the option's fields (Ethernet 14 + IPv4 20).
-constexpr size_t kOpt4 = 34;
 
 TEST(Ipim, LiarScalesItsCapacity) {
   Hop h("liar: {capacity: 10gbit}\n");
