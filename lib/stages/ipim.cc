@@ -248,7 +248,9 @@ class Ipim final : public MatchStage {
   }
   // Without a link after it the stage measures its own tx rate (an EWMA over every packet), and
   // what it writes as available capacity depends on the traffic before: replay keeps it in order.
-  bool stateful() const override { return p_.participate && link_ == nullptr && p_.capacity_bps != 0; }
+  bool stateful() const override {
+    return p_.participate && link_ == nullptr && (p_.capacity_bps != 0 || p_.liar.capacity_bps != 0);
+  }
 
   // With the fast path the stage finds the IPv4 header itself and parses the rest on demand, so the
   // router need not store a view for it.

@@ -195,6 +195,7 @@ TEST(Ipim, ReseedRestartsTheSampler) {
   EXPECT_NE(std::count(first.begin(), first.end(), true), 0);
   EXPECT_NE(std::count(first.begin(), first.end(), false), 0);
   EXPECT_TRUE(StageRun("ipim", "capacity: 1gbit", hop_site()).stage().stateful());
+  EXPECT_TRUE(StageRun("ipim", "liar: {capacity: 1gbit}", hop_site()).stage().stateful());
   EXPECT_FALSE(StageRun("ipim", "capacity: 1gbit\nparticipate: false", hop_site()).stage().stateful());
 }
 
