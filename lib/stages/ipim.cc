@@ -341,8 +341,7 @@ class Ipim final : public MatchStage {
     uint64_t delta = 0;
     const ipim::Stamped st = ipim::hop4(opt, static_cast<unsigned>(slots), *burst, static_cast<uint8_t>(ttl == 255 ? 255 : ttl + 1),
                                         sampled, static_cast<uint32_t>(in), in != kNoWord, delta);
-    const auto ck = static_cast<uint16_t>(~get16(l3 + 10));
-    put16(l3 + 10, static_cast<uint16_t>(~ipim::fold_delta(ipim::hop4_detail::add_ec(delta, ck))));
+    ipim::apply_delta(l3 + 10, delta);
     count(st, t);
     return true;
   }

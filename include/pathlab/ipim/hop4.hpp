@@ -11,6 +11,7 @@
 
 #include "pathlab/ipim/hop.hpp"
 #include "pathlab/net/bytes.hpp"
+#include "pathlab/net/checksum.hpp"
 
 namespace pathlab::ipim {
 
@@ -84,14 +85,10 @@ inline int ip4_slots(uint8_t flags, uint8_t acc, unsigned len) {
 }
 static_assert(kOffSlots + 2 * kPerfSlotLen > 40 && kOffSlots + 2 * topo_slot_len(false) > 40);
 
-// The ones' complement sum hop4() returns, folded to 16 bits; in memory order like the sum, so a
-// native 16-bit load of the checksum field adds to it.
-inline uint16_t fold_delta(uint64_t s) {
-  s = (s & 0xffffffff) + (s >> 32);
-  s = (s & 0xffffffff) + (s >> 32);
-  s = (s & 0xffff) + (s >> 16);
-  s = (s & 0xffff) + (s >> 16);
-  return static_cast<uint16_t>(s);
+// Updates the IPv4 header checksum at `field` by hop4()'s delta; both in memory byte order.
+inline void apply_delta(uint8_t* field, uint64_t delta) {
+  const auto ck = static_cast<uint16_t>(~pathlab::get16(field));
+  pathlab::put16(field, static_cast<uint16_t>(~csum::fold64(hop4_detail::add_ec(delta, ck))));
 }
 
 // accumulate() then stamp() on a checked IPv4 option (opt.check(slots) passed or ip4_slots gave

@@ -70,21 +70,20 @@ class Delta {
 
 // ---- IPv4 header ------------------------------------------------------------------------------
 
-namespace detail {
+// Any 64-bit ones' complement sum folded to 16 bits.
 inline uint16_t fold64(uint64_t s) {
   s = (s & 0xffffffffu) + (s >> 32);
   s = (s & 0xffffu) + (s >> 16);
   s = (s & 0xffffu) + (s >> 16);
   return static_cast<uint16_t>((s & 0xffffu) + (s >> 16));
 }
-}  // namespace detail
 
 // The sum of a 20-byte header, as sum(ip, 20) returns it: five 32-bit loads into a 64-bit
 // accumulator, then folded.
 inline uint16_t ip4_header_sum20(const uint8_t* ip) {
   uint64_t s = 0;
   for (int i = 0; i < 5; ++i) s += get32(ip + 4 * i);
-  return detail::fold64(s);
+  return fold64(s);
 }
 
 // The sum of an IPv4 header of hlen bytes (a multiple of 4, as the IHL makes it): 0xffff when
@@ -93,7 +92,7 @@ inline uint16_t ip4_header_sum(const uint8_t* ip, uint32_t hlen) {
   if (hlen == 20) return ip4_header_sum20(ip);
   uint64_t s = 0;
   for (uint32_t i = 0; i < hlen; i += 4) s += get32(ip + i);
-  return detail::fold64(s);
+  return fold64(s);
 }
 
 // Computes and stores the header checksum of an IPv4 header of hlen bytes.
