@@ -69,6 +69,27 @@ TEST(Checksum, FoldCarries) {
   EXPECT_EQ(csum::fold(0xffffffff), 0xffff);
 }
 
+// fold64 against the textbook fold (add the high bits back until 16 remain), on the values
+// where a carry out of either step matters and on random sums.
+uint16_t fold_by_loop(uint64_t s) {
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return static_cast<uint16_t>(s);
+}
+
+TEST(Checksum, Fold64Carries) {
+  const uint64_t edges[] = {0, 1, 0xffff, 0x10000, 0x1fffe, 0xffffffff, 0x100000000ull,
+                            0xffff0000ffff0000ull, 0x0000ffffffff0000ull, 0xfffeffff00000001ull,
+                            0x8000000080000000ull, 0xffffffff00000001ull, ~0ull};
+  for (uint64_t s : edges) EXPECT_EQ(csum::fold64(s), fold_by_loop(s)) << std::hex << s;
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < kIters; ++i) {
+    uint64_t s = rng();
+    if (i % 3 == 1) s &= 0xffffffffull;  // sums of a few 32-bit words
+    if (i % 3 == 2) s = (s & 0xffff) * 0xffff;  // multiples of 0xffff: -0 must stay 0xffff
+    ASSERT_EQ(csum::fold64(s), fold_by_loop(s)) << std::hex << s;
+  }
+}
+
 TEST(Checksum, Ip4HeaderWordUpdates) {
   std::mt19937 rng(1624);
   for (int i = 0; i < kIters; ++i) {

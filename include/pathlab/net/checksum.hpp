@@ -70,12 +70,15 @@ class Delta {
 
 // ---- IPv4 header ------------------------------------------------------------------------------
 
-// Any 64-bit ones' complement sum folded to 16 bits.
+// Any 64-bit ones' complement sum folded to 16 bits: the halves added with the carry out added
+// back, then x + (x rotated by 16), whose top half is the two 16-bit halves' sum with its carry
+// added back (the low half's carry lands there). Zero only for zero.
 inline uint16_t fold64(uint64_t s) {
-  s = (s & 0xffffffffu) + (s >> 32);
-  s = (s & 0xffffu) + (s >> 16);
-  s = (s & 0xffffu) + (s >> 16);
-  return static_cast<uint16_t>((s & 0xffffu) + (s >> 16));
+  uint32_t x;
+  x = static_cast<uint32_t>(s) + static_cast<uint32_t>(s >> 32);
+  x += x < static_cast<uint32_t>(s);
+  x += x >> 16 | x << 16;
+  return static_cast<uint16_t>(x >> 16);
 }
 
 // The sum of a 20-byte header, as sum(ip, 20) returns it: five 32-bit loads into a 64-bit
