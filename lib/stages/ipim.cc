@@ -225,7 +225,9 @@ class Ipim final : public MatchStage {
       if (!a.empty()) in6_[i] = a.front().addr.b;
       ingress6_.push_back(a.empty() ? nullptr : in6_[i].data());
     }
-    for (const auto& a : site.port_ip4) in4_word_.push_back(a.empty() ? kNoWord : a.front().addr.v);
+    for (const auto& a : site.port_ip4) {
+      in4_word_.push_back(a.empty() ? ipim::kNoIngressWord : rte_cpu_to_be_32(a.front().addr.v));
+    }
     fast4_ = p.participate && match().matches_everything() && !lies_about_others_;
     const uint32_t as = p.as ? *p.as : site.asn;
     hop_.router_id = p.router_id ? *p.router_id : ipim::kU32Unavailable;
@@ -307,7 +309,15 @@ class Ipim final : public MatchStage {
  private:
   struct Tally {
     uint64_t n[std::size(kActions)] = {};
+    uint64_t fast = 0;         // options hop4_fast accumulated into
+    uint64_t fast_by[4] = {};  // and what it stamped, by ipim::Stamped
     void flush(Ipim& s) {
+      n[kSeen] += fast;
+      n[kAccumulated] += fast;
+      if (s.lies_) n[kLied] += fast;
+      n[kStamped] += fast_by[static_cast<size_t>(ipim::Stamped::kSampled)];
+      n[kTriggered] += fast_by[static_cast<size_t>(ipim::Stamped::kTriggered)];
+      n[kOverflow] += fast_by[static_cast<size_t>(ipim::Stamped::kOverflow)];
       for (size_t k = 0; k < std::size(kActions); ++k) {
         if (n[k] != 0) s.count_action(k, n[k]);
       }
@@ -329,23 +339,26 @@ class Ipim final : public MatchStage {
     if (slots < 0) return false;
     const ipim::Option opt{l3 + 20, len, false};
     if (!burst) burst.emplace(h4);
-    ++t.n[kSeen];
-    ++t.n[kAccumulated];
+    ++t.fast;
     bool sampled = (l3[20 + ipim::kOffFlags] & ipim::kFlagSample) != 0 && sample_.hit();
     if (sampled && !sampling_allowed) {
       sampled = false;
       ++t.n[kSuspended];
     }
+    // The TTL the packet arrived with: one more than now, unless it left with 255.
     const uint8_t ttl = l3[8];
-    const uint64_t in = m->port < in4_word_.size() ? in4_word_[m->port] : kNoWord;
+    const auto arrival = static_cast<uint8_t>(ttl + (ttl != 255));
+    const uint16_t port = m->port;
+    auto ingress = [this, port] {
+      return port < in4_word_.size() ? in4_word_[port] : ipim::kNoIngressWord;
+    };
     uint64_t delta = 0;
-    const ipim::Stamped st = ipim::hop4(opt, static_cast<unsigned>(slots), *burst, static_cast<uint8_t>(ttl == 255 ? 255 : ttl + 1),
-                                        sampled, static_cast<uint32_t>(in), in != kNoWord, delta);
+    const ipim::Stamped st =
+        ipim::hop4(opt, static_cast<unsigned>(slots), *burst, arrival, sampled, ingress, delta);
     ipim::apply_delta(l3 + 10, delta);
-    count(st, t);
+    ++t.fast_by[static_cast<size_t>(st)];
     return true;
   }
-  static constexpr uint64_t kNoWord = uint64_t{1} << 32;
 
   // The option in a packet the view parsed: IPv4 first fragments, IPv6 with Hop-by-Hop first.
   std::pair<Found, ipim::Option> find(const PktView& v) const {
@@ -509,7 +522,7 @@ class Ipim final : public MatchStage {
   ipim::HopValues hop_;
   bool lies_, lies_about_others_;
   std::vector<std::array<uint8_t, 4>> in4_;
-  std::vector<uint64_t> in4_word_;  // the same, host order, or kNoWord
+  std::vector<uint64_t> in4_word_;  // the same as hop4's ingress_word() gives it
   bool fast4_ = false;
   std::vector<std::array<uint8_t, 16>> in6_;
   std::vector<const uint8_t*> ingress4_, ingress6_;

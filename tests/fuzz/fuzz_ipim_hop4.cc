@@ -75,7 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const ipim::Hop4Burst burst(h);
   uint64_t delta = 0;
-  const ipim::Stamped got = ipim::hop4(ob, slots, burst, arrival, sampled, in, has_in, delta);
+  const uint64_t in_word = has_in ? uint64_t{get32(in_bytes)} : ipim::kNoIngressWord;
+  const ipim::Stamped got = ipim::hop4(ob, slots, burst, arrival, sampled, [&] { return in_word; }, delta);
 
   FUZZ_CHECK(got == want, "stamped {} vs {}", int(got), int(want));
   FUZZ_CHECK(std::memcmp(a, b, sizeof a) == 0, "bytes differ");

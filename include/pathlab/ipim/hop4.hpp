@@ -91,14 +91,18 @@ inline void apply_delta(uint8_t* field, uint64_t delta) {
   pathlab::put16(field, static_cast<uint16_t>(~csum::fold64(hop4_detail::add_ec(delta, ck))));
 }
 
+// The input port's address for a topology slot, as ingress_word() returns it: the four bytes as
+// they lie on the wire, loaded natively, or kNoIngressWord when the port has none.
+inline constexpr uint64_t kNoIngressWord = uint64_t{1} << 32;
+
 // accumulate() then stamp() on a checked IPv4 option (opt.check(slots) passed or ip4_slots gave
-// slots, !opt.ip6). `ingress`: the input port's address as a big-endian word, valid when
-// has_ingress. `delta` receives the unfolded ones' complement sum, over the option's words as they
+// slots, !opt.ip6). ingress_word() is called only for a topology stamp. `delta` receives the unfolded ones' complement sum, over the option's words as they
 // lie in memory, of what changed (~old + new): the IPv4 checksum field, read and written natively,
 // takes it as it is.
+template <class IngressWord>
 [[gnu::always_inline]] inline Stamped hop4(const Option& opt, unsigned slots, const Hop4Burst& b,
-                                           uint8_t arrival_ttl, bool sampled, uint32_t ingress,
-                                           bool has_ingress, uint64_t& delta) {
+                                           uint8_t arrival_ttl, bool sampled,
+                                           IngressWord&& ingress_word, uint64_t& delta) {
   using namespace hop4_detail;
   uint8_t* o = opt.o;
   // Bytes 2..9: flags, target, TTL', acc, evolution; bytes 10..17: min capacity, reserved, queue.
@@ -135,10 +139,11 @@ inline void apply_delta(uint8_t* field, uint64_t delta) {
         a = b.perf0;
         c = b.perf1;
       } else {
+        const uint64_t in = ingress_word();
+        const bool has_ingress = in != kNoIngressWord;
         sf |= b.topo_flags | (has_ingress ? 0 : kNoIngress);
-        const uint32_t in = has_ingress ? __builtin_bswap32(ingress) : kU32Unavailable;
         a = b.topo0;
-        c = b.topo1 | uint64_t{in} << 32;
+        c = b.topo1 | (has_ingress ? in : uint64_t{kU32Unavailable}) << 32;
       }
       a |= arrival_ttl | sf << 8;
       const uint64_t old0 = load64(s), old1 = load64(s + 8);
