@@ -19,12 +19,6 @@ namespace pathlab::ipim {
 static_assert(std::endian::native == std::endian::little);
 
 namespace hop4_detail {
-inline uint64_t load64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-inline void store64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
 // a + b with the carry out added back in: ones' complement addition on 64-bit words, which keeps
 // the sum modulo 0xffff that the 16-bit checksum needs (2^16 - 1 divides 2^64 - 1).
 inline uint64_t add_ec(uint64_t a, uint64_t b) {
@@ -40,7 +34,6 @@ inline uint64_t delta64(uint64_t was, uint64_t now) { return add_ec(~was, now); 
 // TTL, the flags byte and (topology) the ingress address.
 struct Hop4Burst {
   explicit Hop4Burst(const HopValues& h) {
-    using hop4_detail::load64;
     evolution = h.evolution_offset;
     avail = h.avail_code;
     queue = h.queue_us;
@@ -59,11 +52,11 @@ struct Hop4Burst {
     perf_flags = f;
     topo[0] = topo[1] = perf[0] = perf[1] = 0;
     std::memset(topo + kTopoIngress, 0, 4);
-    topo0 = load64(topo);
-    topo1 = load64(topo + 8);
+    topo0 = get64(topo);
+    topo1 = get64(topo + 8);
     std::memcpy(&topo2, topo + 16, 4);
-    perf0 = load64(perf);
-    perf1 = load64(perf + 8);
+    perf0 = get64(perf);
+    perf1 = get64(perf + 8);
   }
   uint32_t evolution = 0, queue = 0;
   uint16_t avail = kCapUnavailable;
@@ -108,7 +101,7 @@ template <class IngressWord>
   // Bytes 2..9: flags, target, TTL', acc, evolution; bytes 10..17: min capacity, reserved, queue.
   // The new words are made from the old with masks, in 64-bit registers: no byte is taken out and
   // put back (a byte spilled and reloaded as a word stalls store forwarding).
-  const uint64_t r0 = load64(o + 2), r1 = load64(o + 10);
+  const uint64_t r0 = get64(o + 2), r1 = get64(o + 10);
   const uint64_t w0 = __builtin_bswap64(r0), w1 = __builtin_bswap64(r1);
   uint64_t n0 = (w0 & 0xffff00ff00000000ull) | (((w0 >> 40) - 1) & 0xff) << 40 |
                 uint64_t{b.acc_flags} << 32 | static_cast<uint32_t>(static_cast<uint32_t>(w0) + b.evolution);
@@ -146,9 +139,9 @@ template <class IngressWord>
         c = b.topo1 | (has_ingress ? in : uint64_t{kU32Unavailable}) << 32;
       }
       a |= arrival_ttl | sf << 8;
-      const uint64_t old0 = load64(s), old1 = load64(s + 8);
-      store64(s, a);
-      store64(s + 8, c);
+      const uint64_t old0 = get64(s), old1 = get64(s + 8);
+      put64(s, a);
+      put64(s + 8, c);
       d = add_ec(delta64(old0, a), delta64(old1, c));
       if (!perf) {
         uint32_t old2;
@@ -161,8 +154,8 @@ template <class IngressWord>
     }
   }
   const uint64_t q0 = __builtin_bswap64(n0), q1 = __builtin_bswap64(n1);
-  store64(o + 2, q0);
-  store64(o + 10, q1);
+  put64(o + 2, q0);
+  put64(o + 10, q1);
   // Bytes 2..17 and the slot start at even offsets from the type byte: the words line up.
   delta = add_ec(add_ec(delta64(r0, q0), delta64(r1, q1)), d);
   return st;

@@ -31,5 +31,11 @@ inline uint32_t get32(const uint8_t* p) {
   return w;
 }
 inline void put32(uint8_t* p, uint32_t w) { std::memcpy(p, &w, 4); }
+inline uint64_t get64(const uint8_t* p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+inline void put64(uint8_t* p, uint64_t w) { std::memcpy(p, &w, 8); }
 
 }  // namespace pathlab
