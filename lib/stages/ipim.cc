@@ -333,10 +333,19 @@ class Ipim final : public MatchStage {
     uint8_t* l3 = rte_pktmbuf_mtod_offset(m, uint8_t*, m->l2_len);
     const unsigned ihl = l3[0] & 0x0fu;
     if (ihl <= 5 || (load_be16(l3 + 6) & 0x1fff) != 0) return true;
+    // What the option's checks read but its next-slot count: the IHL byte, type, length, version
+    // and perf flag. A stream's packets share it, so the checks run again only when it changes.
+    const uint32_t shape = (get32(l3 + 20) & kShapeMask) | uint32_t{l3[0]} << 24;
     const unsigned len = l3[21];
-    if (l3[20] != ipim::kIp4Type || len > ihl * 4 - 20) return false;
-    const int slots = ipim::ip4_slots(l3[20 + ipim::kOffFlags], l3[20 + ipim::kOffAcc], len);
-    if (slots < 0) return false;
+    if (shape != shape_) [[unlikely]] {
+      if (l3[20] != ipim::kIp4Type || len > ihl * 4 - 20) return false;
+      const int n = ipim::ip4_slots(l3[20 + ipim::kOffFlags], 0, len);
+      if (n < 0) return false;
+      shape_ = shape;
+      shape_slots_ = static_cast<unsigned>(n);
+    }
+    const unsigned slots = shape_slots_;
+    if ((l3[20 + ipim::kOffAcc] & ipim::kAccSlotMask) > slots) return false;
     const ipim::Option opt{l3 + 20, len, false};
     if (!burst) burst.emplace(h4);
     ++t.fast;
@@ -353,8 +362,7 @@ class Ipim final : public MatchStage {
       return port < in4_word_.size() ? in4_word_[port] : ipim::kNoIngressWord;
     };
     uint64_t delta = 0;
-    const ipim::Stamped st =
-        ipim::hop4(opt, static_cast<unsigned>(slots), *burst, arrival, sampled, ingress, delta);
+    const ipim::Stamped st = ipim::hop4(opt, slots, *burst, arrival, sampled, ingress, delta);
     ipim::apply_delta(l3 + 10, delta);
     ++t.fast_by[static_cast<size_t>(st)];
     return true;
@@ -524,6 +532,13 @@ class Ipim final : public MatchStage {
   std::vector<std::array<uint8_t, 4>> in4_;
   std::vector<uint64_t> in4_word_;  // the same as hop4's ingress_word() gives it
   bool fast4_ = false;
+  // hop4_fast's last option shape and its slots: header bytes 20 to 22 (type, length, flags) as
+  // loaded, with only the flags ip4_slots reads (version, perf) kept, and the IHL byte on top.
+  // 0 matches no packet (its IHL byte is 0x46 or more).
+  static constexpr uint32_t kShapeMask =
+      0x0000ffffu | uint32_t{0xf0 | ipim::kFlagPerf} << 16;
+  uint32_t shape_ = 0;
+  unsigned shape_slots_ = 0;
   std::vector<std::array<uint8_t, 16>> in6_;
   std::vector<const uint8_t*> ingress4_, ingress6_;
   uint8_t egress4_[4] = {}, egress6_[16] = {};
