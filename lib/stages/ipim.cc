@@ -309,15 +309,15 @@ class Ipim final : public MatchStage {
  private:
   struct Tally {
     uint64_t n[std::size(kActions)] = {};
-    uint64_t fast = 0;         // options hop4_fast accumulated into
-    uint64_t fast_by[4] = {};  // and what it stamped, by ipim::Stamped
+    uint64_t fast = 0;       // options hop4_fast accumulated into
+    uint64_t stamps[4] = {};  // what each hop stamped, by ipim::Stamped
     void flush(Ipim& s) {
       n[kSeen] += fast;
       n[kAccumulated] += fast;
       if (s.lies_) n[kLied] += fast;
-      n[kStamped] += fast_by[static_cast<size_t>(ipim::Stamped::kSampled)];
-      n[kTriggered] += fast_by[static_cast<size_t>(ipim::Stamped::kTriggered)];
-      n[kOverflow] += fast_by[static_cast<size_t>(ipim::Stamped::kOverflow)];
+      n[kStamped] += stamps[static_cast<size_t>(ipim::Stamped::kSampled)];
+      n[kTriggered] += stamps[static_cast<size_t>(ipim::Stamped::kTriggered)];
+      n[kOverflow] += stamps[static_cast<size_t>(ipim::Stamped::kOverflow)];
       for (size_t k = 0; k < std::size(kActions); ++k) {
         if (n[k] != 0) s.count_action(k, n[k]);
       }
@@ -364,7 +364,7 @@ class Ipim final : public MatchStage {
     uint64_t delta = 0;
     const ipim::Stamped st = ipim::hop4(opt, slots, *burst, arrival, sampled, ingress, delta);
     ipim::apply_delta(l3 + 10, delta);
-    ++t.fast_by[static_cast<size_t>(st)];
+    ++t.stamps[static_cast<size_t>(st)];
     return true;
   }
 
@@ -412,19 +412,7 @@ class Ipim final : public MatchStage {
   }
 
   void count(ipim::Stamped st, Tally& t) const {
-    switch (st) {
-      case ipim::Stamped::kSampled:
-        ++t.n[kStamped];
-        break;
-      case ipim::Stamped::kTriggered:
-        ++t.n[kTriggered];
-        break;
-      case ipim::Stamped::kOverflow:
-        ++t.n[kOverflow];
-        break;
-      case ipim::Stamped::kNo:
-        break;
-    }
+    ++t.stamps[static_cast<size_t>(st)];
     if (lies_) ++t.n[kLied];
   }
 

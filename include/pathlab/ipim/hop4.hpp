@@ -19,13 +19,7 @@ namespace pathlab::ipim {
 static_assert(std::endian::native == std::endian::little);
 
 namespace hop4_detail {
-// a + b with the carry out added back in: ones' complement addition on 64-bit words, which keeps
-// the sum modulo 0xffff that the 16-bit checksum needs (2^16 - 1 divides 2^64 - 1).
-inline uint64_t add_ec(uint64_t a, uint64_t b) {
-  uint64_t s;
-  const bool carry = __builtin_add_overflow(a, b, &s);
-  return s + carry;
-}
+using csum::add_ec;
 // ~old + new, ones' complement.
 inline uint64_t delta64(uint64_t was, uint64_t now) { return add_ec(~was, now); }
 }  // namespace hop4_detail
@@ -81,7 +75,7 @@ static_assert(kOffSlots + 2 * kPerfSlotLen > 40 && kOffSlots + 2 * topo_slot_len
 // Updates the IPv4 header checksum at `field` by hop4()'s delta; both in memory byte order.
 inline void apply_delta(uint8_t* field, uint64_t delta) {
   const auto ck = static_cast<uint16_t>(~pathlab::get16(field));
-  pathlab::put16(field, static_cast<uint16_t>(~csum::fold64(hop4_detail::add_ec(delta, ck))));
+  pathlab::put16(field, static_cast<uint16_t>(~csum::fold64(csum::add_ec(delta, ck))));
 }
 
 // The input port's address for a topology slot, as ingress_word() returns it: the four bytes as
@@ -89,9 +83,9 @@ inline void apply_delta(uint8_t* field, uint64_t delta) {
 inline constexpr uint64_t kNoIngressWord = uint64_t{1} << 32;
 
 // accumulate() then stamp() on a checked IPv4 option (opt.check(slots) passed or ip4_slots gave
-// slots, !opt.ip6). ingress_word() is called only for a topology stamp. `delta` receives the unfolded ones' complement sum, over the option's words as they
-// lie in memory, of what changed (~old + new): the IPv4 checksum field, read and written natively,
-// takes it as it is.
+// slots, !opt.ip6). ingress_word() is called only for a topology stamp. `delta` receives the
+// unfolded ones' complement sum, over the option's words as they lie in memory, of what changed
+// (~old + new): the IPv4 checksum field, read and written natively, takes it as it is.
 template <class IngressWord>
 [[gnu::always_inline]] inline Stamped hop4(const Option& opt, unsigned slots, const Hop4Burst& b,
                                            uint8_t arrival_ttl, bool sampled,

@@ -94,6 +94,14 @@ inline uint16_t ip4_header_sum20(const uint8_t* ip) {
   return fold64(s);
 }
 
+// a + b with the carry out added back in: ones' complement addition on 64-bit words, which keeps
+// the sum modulo 0xffff that the 16-bit checksum needs (2^16 - 1 divides 2^64 - 1).
+inline uint64_t add_ec(uint64_t a, uint64_t b) {
+  uint64_t s;
+  const bool carry = __builtin_add_overflow(a, b, &s);
+  return s + carry;
+}
+
 // s plus the N 64-bit words at p, ones' complement: on x86-64 one add-with-carry chain, the carry
 // kept in the flags from word to word, and added back at the end.
 template <unsigned N>
@@ -107,11 +115,7 @@ inline uint64_t add_words(const uint8_t* p, uint64_t s) {
   c = _addcarry_u64(c, acc, 0, &acc);
   return acc + c;
 #else
-  for (unsigned i = 0; i < N; ++i) {
-    const uint64_t w = get64(p + 8 * i);
-    s += w;
-    s += s < w;
-  }
+  for (unsigned i = 0; i < N; ++i) s = add_ec(s, get64(p + 8 * i));
   return s;
 #endif
 }
